@@ -1,0 +1,39 @@
+# Mamori build and test targets. `make test` is what CI runs.
+GO ?= go
+MAMORI_TESTDATA ?= $(abspath ../shared/data)
+export MAMORI_TESTDATA
+
+.PHONY: all build test vet bench fuzz testdata clean
+
+all: build
+
+build:
+	$(GO) build -o bin/mamori ./cmd/mamori
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l cmd internal)" || (echo "gofmt needed:"; gofmt -l cmd internal; exit 1)
+
+# All tests, including the SigmaHQ regression suite and corpus tests over $(MAMORI_TESTDATA).
+test: vet
+	$(GO) test -count=1 -timeout 20m ./...
+
+# Benchmarks against the peers named in docs/BENCHMARKS.md (long: not part of `make test`).
+bench:
+	$(GO) test ./internal/sigma -run '^$$' -bench . -benchmem -benchtime 3x
+	$(GO) test ./internal/evtx -run '^$$' -bench . -benchmem -benchtime 3x
+
+# Short fuzzing runs of every parser (FUZZTIME per target).
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test ./internal/sigma -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/sigma -run '^$$' -fuzz FuzzCondition -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/evtx -run '^$$' -fuzz FuzzOpenDecode -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/normalize -run '^$$' -fuzz FuzzJSON -fuzztime $(FUZZTIME)
+
+# Download the public test data sets into ../shared/data (see docs/TESTDATA.md).
+testdata:
+	./scripts/testdata.sh "$(MAMORI_TESTDATA)"
+
+clean:
+	rm -rf bin

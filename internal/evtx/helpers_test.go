@@ -1,0 +1,44 @@
+package evtx
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+)
+
+// testDataDir returns the shared test data directory: $MAMORI_TESTDATA, or
+// ../shared/data next to the repository root. It skips the test only when
+// the directory does not exist at all.
+func testDataDir(tb testing.TB) string {
+	tb.Helper()
+	dir := os.Getenv("MAMORI_TESTDATA")
+	if dir == "" {
+		_, file, _, _ := runtime.Caller(0)
+		repoRoot := filepath.Join(filepath.Dir(file), "..", "..")
+		dir = filepath.Join(repoRoot, "..", "shared", "data")
+	}
+	if _, err := os.Stat(dir); os.IsNotExist(err) {
+		tb.Skipf("test data directory %s is absent (set MAMORI_TESTDATA)", dir)
+	}
+	return dir
+}
+
+// findFiles returns the files under dir whose names end in ext, sorted.
+func findFiles(tb testing.TB, dir, ext string) []string {
+	tb.Helper()
+	var out []string
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && filepath.Ext(p) == ext {
+			out = append(out, p)
+		}
+		return nil
+	})
+	if err != nil {
+		tb.Fatalf("walk %s: %v", dir, err)
+	}
+	return out
+}

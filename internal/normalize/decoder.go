@@ -1,0 +1,337 @@
+package normalize
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/mamori-soc/mamori/internal/event"
+)
+
+// Shape is the layout of a JSON record, as recognised by Decoder.JSON.
+type Shape uint8
+
+const (
+	// ShapeGeneric is any other JSON object (Zeek, Suricata EVE, custom NDJSON): nested
+	// objects flatten to dotted names.
+	ShapeGeneric Shape = iota
+	// ShapeEvtxDump is evtx_dump's {"Event":{"System":{…},"EventData":{…}}}.
+	ShapeEvtxDump
+	// ShapeWinlogbeat is a Winlogbeat/ECS document (it has a "winlog" object).
+	ShapeWinlogbeat
+	// ShapeFlatWindows is a flat Windows record as NXLog, Logstash or a SIEM export
+	// writes it: System and EventData fields side by side at the top level.
+	ShapeFlatWindows
+)
+
+func (s Shape) String() string {
+	switch s {
+	case ShapeEvtxDump:
+		return "evtx_dump"
+	case ShapeWinlogbeat:
+		return "winlogbeat"
+	case ShapeFlatWindows:
+		return "flat-windows"
+	}
+	return "generic"
+}
+
+// Decoder turns one JSON document into an event.Event. Reuse it (it keeps a parser and
+// buffers); not safe for concurrent use.
+//
+// After warm-up, decoding does not allocate: the tape, the name and value scratch buffers
+// and the event's arena keep their capacity.
+type Decoder struct {
+	sc    scanner // tokenizer of the document
+	inner scanner // tokenizer of JSON nested in a string (an EventData column)
+
+	doc  []byte  // document being emitted
+	toks []token // its tape (sc.toks or inner.toks)
+
+	name []byte // current field name under construction
+	val  []byte // unescaped string value
+	key  []byte // unescaped key, for comparisons
+
+	nested []byte // JSON or XML held in a string (Sentinel's EventData), unescaped
+
+	timeRank int   // rank in timeKeys of the key ev.Time came from (len(timeKeys): none yet)
+	shape    Shape // shape of the last document
+	flags    uint8 // per-document facts found by detect (flag*)
+}
+
+// Per-document facts.
+const (
+	// flagNXLogExec: the flat record carries NXLog's execution block (a top-level
+	// ThreadID), so ProcessID/ThreadID/UserID there are System fields.
+	flagNXLogExec uint8 = 1 << iota
+	// flagProvider: Provider_Name has been emitted.
+	flagProvider
+	// flagComputer: Computer has been emitted.
+	flagComputer
+	// flagOtherProvider: the flat record names its provider in EventSourceName or
+	// Provider (Sentinel), so a SourceName there is an EventData field.
+	flagOtherProvider
+	// flagEventLog: the flat record is Sentinel's Event table (EventLog is the channel,
+	// Source the provider).
+	flagEventLog
+)
+
+// NewDecoder returns a Decoder.
+func NewDecoder() *Decoder {
+	d := &Decoder{}
+	d.sc.tape = true
+	d.inner.tape = true
+	return d
+}
+
+// Shape reports the shape of the last document given to JSON.
+func (d *Decoder) Shape() Shape { return d.shape }
+
+// ErrNotObject is returned by JSON for a document whose top-level value is not an object.
+var ErrNotObject = errors.New("top-level value is not a JSON object")
+
+// JSON resets ev and fills it from one JSON object. It recognises the shape and maps it
+// to Mamori's field names (see the package documentation). Values are the JSON text of
+// scalars: strings unescaped, numbers exactly as written, true/false; null adds no field.
+// On error ev is left empty; syntax errors are *SyntaxError.
+func (d *Decoder) JSON(doc []byte, ev *event.Event) error {
+	ev.Reset()
+	d.shape = ShapeGeneric
+	if uint64(len(doc)) >= math.MaxUint32 {
+		return fmt.Errorf("document of %d bytes is too large", len(doc))
+	}
+	d.sc.reset()
+	end, res, err := d.sc.scan(doc, 0)
+	if err != nil {
+		return err
+	}
+	if res != scanDone {
+		if len(d.sc.toks) == 0 {
+			return syntaxErr(end, "empty document")
+		}
+		return syntaxErr(end, "unexpected end of document")
+	}
+	for ; end < len(doc); end++ {
+		if !spaceTab[doc[end]] {
+			return syntaxErr(end, "unexpected %s after the top-level value", quoteByte(doc[end]))
+		}
+	}
+	if k := d.sc.toks[0].kind; k != kindObject {
+		return fmt.Errorf("%w: found %s", ErrNotObject, k)
+	}
+	d.doc, d.toks = doc, d.sc.toks
+	d.name = d.name[:0]
+	d.timeRank = len(timeKeys)
+	d.flags = 0
+	d.shape = d.detect()
+	switch d.shape {
+	case ShapeEvtxDump:
+		d.emitEvtxDump(ev)
+	case ShapeWinlogbeat:
+		d.emitWinlogbeat(ev)
+	case ShapeFlatWindows:
+		d.emitFlatWindows(ev)
+	default:
+		d.emitGeneric(ev)
+	}
+	d.doc = nil
+	return nil
+}
+
+// members calls fn for each key/value pair of the object at tape index obj.
+// It is a plain loop in the emitters below; this is the reference form:
+//
+//	for k := obj + 1; k < d.toks[obj].next; k = d.toks[k+1].next { fn(k, k+1) }
+
+// raw returns the text of token t as it appears in the document.
+func (d *Decoder) raw(t uint32) []byte {
+	tk := &d.toks[t]
+	return d.doc[tk.start:tk.end]
+}
+
+// str returns the text of a string or scalar token, unescaped. The result may alias
+// d.val and is valid until the next call.
+func (d *Decoder) str(t uint32) []byte {
+	tk := &d.toks[t]
+	if !tk.esc {
+		return d.doc[tk.start:tk.end]
+	}
+	d.val = appendUnescaped(d.val[:0], d.doc[tk.start:tk.end])
+	return d.val
+}
+
+// keyIs reports whether key token k equals s (after unescaping).
+func (d *Decoder) keyIs(k uint32, s string) bool {
+	tk := &d.toks[k]
+	if !tk.esc {
+		return string(d.doc[tk.start:tk.end]) == s
+	}
+	d.key = appendUnescaped(d.key[:0], d.doc[tk.start:tk.end])
+	return string(d.key) == s
+}
+
+// keyText returns the unescaped text of key token k (valid until the next call).
+func (d *Decoder) keyText(k uint32) []byte {
+	tk := &d.toks[k]
+	if !tk.esc {
+		return d.doc[tk.start:tk.end]
+	}
+	d.key = appendUnescaped(d.key[:0], d.doc[tk.start:tk.end])
+	return d.key
+}
+
+// appendKey appends key token k to dst, unescaped, dropping spaces when noSpace is set.
+func (d *Decoder) appendKey(dst []byte, k uint32, noSpace bool) []byte {
+	tk := &d.toks[k]
+	src := d.doc[tk.start:tk.end]
+	if tk.esc {
+		d.key = appendUnescaped(d.key[:0], src)
+		src = d.key
+	}
+	if !noSpace {
+		return append(dst, src...)
+	}
+	for _, c := range src {
+		if c != ' ' {
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}
+
+// addScalar adds scalar token t under name. null adds nothing; so does an empty string
+// when skipEmpty is set; containers are not scalars and are ignored.
+func (d *Decoder) addScalar(ev *event.Event, name []byte, t uint32, skipEmpty bool) {
+	if len(name) == 0 {
+		return
+	}
+	tk := &d.toks[t]
+	switch tk.kind {
+	case kindString:
+		if tk.start == tk.end && skipEmpty {
+			return
+		}
+		ev.Add(name, d.str(t))
+	case kindNumber, kindTrue, kindFalse:
+		ev.Add(name, d.doc[tk.start:tk.end])
+	}
+}
+
+// timeKeys are the top-level keys a generic record's time is read from, best first.
+var timeKeys = [...]string{"@timestamp", "timestamp", "ts", "time", "Timestamp", "TimeGenerated", "EventTime", "eventTime", "TimeCreated"}
+
+// timeRankOf returns the rank of key k in timeKeys, or len(timeKeys).
+func (d *Decoder) timeRankOf(k uint32) int {
+	key := d.keyText(k)
+	if len(key) < 2 || len(key) > 13 {
+		return len(timeKeys)
+	}
+	for i, s := range timeKeys {
+		if string(key) == s {
+			return i
+		}
+	}
+	return len(timeKeys)
+}
+
+// offerTime sets ev.Time from value token v when rank beats the key it was last set from.
+func (d *Decoder) offerTime(ev *event.Event, rank int, v uint32) {
+	if rank >= d.timeRank {
+		return
+	}
+	tk := &d.toks[v]
+	if tk.kind != kindString && tk.kind != kindNumber {
+		return
+	}
+	if t, ok := parseTime(d.str(v)); ok {
+		ev.Time = t
+		d.timeRank = rank
+	}
+}
+
+// detect looks at the top-level keys and picks the shape.
+func (d *Decoder) detect() Shape {
+	var evtx, winlog, eventID, windowsKey bool
+	for k := uint32(1); k < d.toks[0].next; k = d.toks[k+1].next {
+		v := k + 1
+		vk := d.toks[v].kind
+		key := d.keyText(k)
+		switch string(key) {
+		case "Event":
+			evtx = vk == kindObject && d.hasMember(v, "System")
+		case "winlog":
+			winlog = vk == kindObject
+		case "EventID":
+			eventID = vk == kindNumber || vk == kindString
+		case "Channel", "SourceName", "Hostname", "ProviderGuid":
+			windowsKey = windowsKey || vk == kindString
+		case "EventLog":
+			if vk == kindString {
+				windowsKey = true
+				d.flags |= flagEventLog | flagOtherProvider
+			}
+		case "EventSourceName", "Provider":
+			if vk == kindString {
+				windowsKey = true
+				d.flags |= flagOtherProvider
+			}
+		case "ThreadID":
+			d.flags |= flagNXLogExec
+		}
+	}
+	switch {
+	case evtx:
+		return ShapeEvtxDump
+	case winlog:
+		return ShapeWinlogbeat
+	case eventID && windowsKey:
+		return ShapeFlatWindows
+	}
+	return ShapeGeneric
+}
+
+// hasMember reports whether object obj has key name.
+func (d *Decoder) hasMember(obj uint32, name string) bool {
+	for k := obj + 1; k < d.toks[obj].next; k = d.toks[k+1].next {
+		if d.keyIs(k, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// emitGeneric flattens the whole document: nested objects to dotted names, arrays to
+// repeated fields; ev.Time from the best top-level time key.
+func (d *Decoder) emitGeneric(ev *event.Event) {
+	for k := uint32(1); k < d.toks[0].next; k = d.toks[k+1].next {
+		v := k + 1
+		if r := d.timeRankOf(k); r < len(timeKeys) {
+			d.offerTime(ev, r, v)
+		}
+		d.name = d.appendKey(d.name[:0], k, false)
+		d.flatten(ev, v)
+	}
+}
+
+// flatten adds value token v under the name in d.name, descending into containers.
+func (d *Decoder) flatten(ev *event.Event, v uint32) {
+	tk := &d.toks[v]
+	switch tk.kind {
+	case kindObject:
+		for k := v + 1; k < tk.next; k = d.toks[k+1].next {
+			mark := len(d.name)
+			if mark > 0 {
+				d.name = append(d.name, '.')
+			}
+			d.name = d.appendKey(d.name, k, false)
+			d.flatten(ev, k+1)
+			d.name = d.name[:mark]
+		}
+	case kindArray:
+		for e := v + 1; e < tk.next; e = d.toks[e].next {
+			d.flatten(ev, e)
+		}
+	default:
+		d.addScalar(ev, d.name, v, false)
+	}
+}
