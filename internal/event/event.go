@@ -56,6 +56,15 @@ func (e *Event) AddString(name, value string) {
 	e.fields = append(e.fields, r)
 }
 
+// Append is Add with a string name (names are often interned strings).
+func (e *Event) Append(name string, value []byte) {
+	r := ref{nameOff: uint32(len(e.arena)), nameLen: uint32(len(name))}
+	e.arena = append(e.arena, name...)
+	r.valOff, r.valLen = uint32(len(e.arena)), uint32(len(value))
+	e.arena = append(e.arena, value...)
+	e.fields = append(e.fields, r)
+}
+
 // Len returns the number of fields.
 func (e *Event) Len() int { return len(e.fields) }
 

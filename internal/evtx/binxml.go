@@ -40,9 +40,23 @@ const (
 	// templateHeaderSize is the header of a template definition: next
 	// definition offset, GUID, data size.
 	templateHeaderSize = 24
+
+	// A template may refer to the same value many times, and nested BinXML
+	// may instantiate templates again, so the output of a record and the
+	// work of a chunk are not bounded by their size. These limits stop
+	// hostile input from using unbounded memory or time; real data stays far
+	// below them (a 64 KiB record of binary renders to 128 KiB and a few
+	// hundred fields; a full chunk takes well under a million units of work).
+	maxRecordBytes  = 4 << 20
+	maxRecordFields = 1 << 16
+	maxChunkWork    = 1 << 26 // ops run plus bytes of values and BinXML read
 )
 
-var errTruncated = errors.New("binxml truncated")
+var (
+	errTruncated = errors.New("binxml truncated")
+	errTooLarge  = fmt.Errorf("record renders to more than %d bytes or %d fields", maxRecordBytes, maxRecordFields)
+	errTooMuch   = errors.New("chunk takes too much work to render (values or templates reused too often)")
+)
 
 // A template is BinXML compiled into a flat list of ops that, run against
 // the substitution values of one record, append rendered values to the
@@ -505,7 +519,9 @@ func (d *Decoder) decodeFragment(pos, end, depth int) error {
 				d.raw = append(d.raw, &template{})
 			}
 			t := d.raw[depth]
+			start := pos
 			if pos, err = d.compile(t, pos, end); err == nil {
+				d.work += pos - start
 				err = d.exec(t, len(d.vals), 0, depth)
 			}
 		default:
@@ -586,9 +602,11 @@ func (d *Decoder) template(defOff int) (*template, error) {
 		t.err = fmt.Errorf("binxml template definition at offset %#x: size %d overruns the chunk", defOff, le32(c, defOff+20))
 	default:
 		start := defOff + templateHeaderSize
-		if _, err := d.compile(t, start, start+le32(c, defOff+20)); err != nil {
+		end, err := d.compile(t, start, start+le32(c, defOff+20))
+		if err != nil {
 			t.err = fmt.Errorf("binxml template definition at offset %#x: %w", defOff, err)
 		}
+		d.work += end - start
 	}
 	return t, t.err
 }
@@ -599,6 +617,13 @@ func (d *Decoder) exec(t *template, base, n, depth int) error {
 	dyn := ""
 	for i := range t.ops {
 		o := &t.ops[i]
+		d.work++
+		if len(d.buf) > maxRecordBytes || len(d.fields) > maxRecordFields {
+			return errTooLarge
+		}
+		if d.work > maxChunkWork {
+			return errTooMuch
+		}
 		switch o.kind {
 		case opBegin, opNameBegin:
 			mark = len(d.buf)
@@ -637,7 +662,7 @@ func (d *Decoder) emit(o *op, dyn string, mark int) {
 	if o.dyn && dyn != "" {
 		name = dyn
 	}
-	d.refs = append(d.refs, fieldRef{name: name, start: int32(mark), end: int32(len(d.buf))})
+	d.fields = append(d.fields, Field{Name: name, Value: d.buf[mark:len(d.buf):len(d.buf)]})
 }
 
 // subst appends substitution value o.idx. An array becomes one field per
@@ -649,6 +674,7 @@ func (d *Decoder) subst(o *op, base, n int, mark *int, dyn string, depth int) er
 	}
 	v := d.vals[base+int(o.idx)]
 	b := d.c[v.off:v.end]
+	d.work += len(b)
 	inField := o.name != "" || o.dyn
 	switch {
 	case v.typ == typeBinXML && inField:
@@ -667,6 +693,9 @@ func (d *Decoder) subst(o *op, base, n int, mark *int, dyn string, depth int) er
 			start := len(d.buf)
 			d.buf = appendValue(d.buf, v.typ&^typeArray, item)
 			d.emit(o, dyn, start)
+			if len(d.fields) > maxRecordFields {
+				return errTooLarge
+			}
 		}
 		*mark = len(d.buf)
 	case v.typ&typeArray != 0:

@@ -49,9 +49,13 @@ type Decoder struct {
 	raw []*template
 
 	// Per-record state, reset for every record.
-	vals []value    // substitution values, a stack across nested templates
-	refs []fieldRef // emitted fields as offsets into buf
-	buf  []byte     // rendered values
+	vals []value // substitution values, a stack across nested templates
+	// buf holds the rendered values, and fields slices of it. Fields stay
+	// right when an append moves buf: the old array keeps the bytes below
+	// the old length, and nothing writes there again during the record.
+	buf []byte
+	// work counts ops run and bytes read in the chunk, see maxChunkWork.
+	work int
 	// cs is the compile-time element stack.
 	cs []celem
 
@@ -60,11 +64,6 @@ type Decoder struct {
 
 	names map[string]string // intern table of field names
 	tmp   []byte            // scratch for building names
-}
-
-type fieldRef struct {
-	name       string
-	start, end int32
 }
 
 // value is one substitution value of a template instance: its type and its
@@ -186,6 +185,7 @@ func isZero(b []byte) bool {
 
 func (d *Decoder) resetChunk(c []byte) {
 	d.c = c
+	d.work = 0
 	clear(d.tplIdx)
 	d.ntpls = 0
 }
@@ -194,14 +194,10 @@ func (d *Decoder) resetChunk(c []byte) {
 func (d *Decoder) decodeRecord(off, size int) error {
 	c := d.c
 	d.buf = d.buf[:0]
-	d.refs = d.refs[:0]
+	d.fields = d.fields[:0]
 	d.vals = d.vals[:0]
 	if err := d.decodeFragment(off+recordHeaderSize, off+size-4, 0); err != nil {
 		return err
-	}
-	d.fields = d.fields[:0]
-	for _, r := range d.refs {
-		d.fields = append(d.fields, Field{Name: r.name, Value: d.buf[r.start:r.end:r.end]})
 	}
 	d.rec = Record{
 		ID:     le64(c, off+8),

@@ -196,17 +196,25 @@ func appendArray(dst []byte, typ uint8, b []byte) []byte {
 // only trailing whitespace.
 func appendUTF16(dst []byte, b []byte, trim bool) []byte {
 	n := len(b) / 2
+	b = b[:2*n]
 	start := len(dst)
 	if cap(dst)-len(dst) < 3*n {
 		dst = append(dst[:cap(dst)], make([]byte, 3*n-(cap(dst)-len(dst)))...)[:start]
 	}
-	w := start
-	out := dst[:cap(dst)]
-	for i := 0; i < n; i++ {
-		u := uint16(b[2*i]) | uint16(b[2*i+1])<<8
+	out := dst[start : start+3*n]
+	w := 0
+	// Fast path: event text is nearly all ASCII.
+	for len(b) >= 2 && b[1] == 0 && b[0]-1 < 0x7f {
+		out[w] = b[0]
+		w++
+		b = b[2:]
+	}
+	for len(b) >= 2 {
+		u := uint16(b[0]) | uint16(b[1])<<8
+		b = b[2:]
 		switch {
 		case u == 0:
-			i = n
+			b = nil
 		case u < 0x80:
 			out[w] = byte(u)
 			w++
@@ -216,11 +224,11 @@ func appendUTF16(dst []byte, b []byte, trim bool) []byte {
 			w += 2
 		case utf16.IsSurrogate(rune(u)):
 			r := utf8.RuneError
-			if u < 0xdc00 && i+1 < n {
-				u2 := uint16(b[2*i+2]) | uint16(b[2*i+3])<<8
+			if u < 0xdc00 && len(b) >= 2 {
+				u2 := uint16(b[0]) | uint16(b[1])<<8
 				if r2 := utf16.DecodeRune(rune(u), rune(u2)); r2 != utf8.RuneError {
 					r = r2
-					i++
+					b = b[2:]
 				}
 			}
 			w += utf8.EncodeRune(out[w:], r)
@@ -231,7 +239,7 @@ func appendUTF16(dst []byte, b []byte, trim bool) []byte {
 			w += 3
 		}
 	}
-	dst = out[:w]
+	dst = dst[:start+w]
 	if trim {
 		for len(dst) > start {
 			c := dst[len(dst)-1]

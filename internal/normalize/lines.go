@@ -86,7 +86,7 @@ func (s *splitter) readLine() ([]byte, error) {
 			s.inDoc = false
 		}
 		s.resync = true
-		if s.dropBig(len(s.long)) {
+		if s.dropBig(cap(s.long)) {
 			s.long = nil // do not keep a huge buffer
 		}
 		if err == io.EOF {

@@ -103,8 +103,10 @@ func (d *Decoder) emitEvtxDump(ev *event.Event) {
 					}
 				}
 			default:
-				// EventData, UserData (leaf names), and anything else evtx_dump adds.
-				d.name = d.name[:0]
+				// EventData, UserData (leaf names), and anything else evtx_dump adds. Their
+				// own attributes follow the rule: EventData's template Name attribute is
+				// EventData_Name.
+				d.name = d.appendKey(d.name[:0], ck, true)
 				d.emitXML(ev, cv, 0, false)
 			}
 		}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -155,23 +154,22 @@ func errAt(n *yaml.Node, format string, args ...any) *Error {
 }
 
 // Parse parses every YAML document of src (documents are separated by
-// "---"). A document that fails does not stop the others: Parse returns the
-// rules that parsed and one error per failed document, each naming its line.
-// path is used in error messages and stored in Rule.Path.
+// "---" lines). A document that fails does not stop the others: Parse returns
+// the rules that parsed and one error per failed document, each naming its
+// line. path is used in error messages and stored in Rule.Path.
 func Parse(path string, src []byte) ([]*Rule, []error) {
 	var rules []*Rule
 	var errs []error
-	dec := yaml.NewDecoder(bytes.NewReader(src))
-	docStarts := documentOffsets(src)
-	for i := 0; ; i++ {
+	for _, d := range splitDocuments(src) {
 		var doc yaml.Node
-		err := dec.Decode(&doc)
-		if errors.Is(err, io.EOF) {
-			break
-		}
+		err := yaml.Unmarshal(d.src, &doc)
 		if err != nil {
-			errs = append(errs, &Error{Path: path, Line: yamlErrLine(err), Msg: "invalid YAML", Err: cleanYAMLErr(err)})
-			break // the decoder cannot resynchronise after a syntax error
+			line := yamlErrLine(err)
+			if line > 0 {
+				line += d.line - 1
+			}
+			errs = append(errs, &Error{Path: path, Line: line, Msg: "invalid YAML", Err: cleanYAMLErr(err)})
+			continue
 		}
 		if len(doc.Content) == 0 {
 			continue
@@ -180,6 +178,7 @@ func Parse(path string, src []byte) ([]*Rule, []error) {
 		if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
 			continue
 		}
+		shiftLines(root, d.line-1)
 		r, err := parseRule(root)
 		if err != nil {
 			var se *Error
@@ -193,40 +192,56 @@ func Parse(path string, src []byte) ([]*Rule, []error) {
 		}
 		r.Path = path
 		r.Line = root.Line
-		if i < len(docStarts) {
-			end := len(src)
-			if i+1 < len(docStarts) {
-				end = docStarts[i+1]
-			}
-			r.Source = strings.TrimRight(string(src[docStarts[i]:end]), "-\n ")
-		}
+		r.Source = strings.TrimRight(string(d.src), "\n ")
 		rules = append(rules, r)
 	}
-	// A file whose documents all failed still reported them; a file with no
-	// document at all is not an error here (LoadDir decides).
 	return rules, errs
 }
 
-// documentOffsets returns the byte offsets where each YAML document of src starts.
-func documentOffsets(src []byte) []int {
-	offs := []int{0}
+type document struct {
+	src  []byte
+	line int // 1-based line of src's first line in the file
+}
+
+// splitDocuments cuts src at "---" separator lines, so that a syntax error
+// in one document cannot hide the documents after it.
+func splitDocuments(src []byte) []document {
+	var docs []document
+	start, startLine, line := 0, 1, 1
 	pos := 0
-	for pos < len(src) {
+	for pos <= len(src) {
 		nl := bytes.IndexByte(src[pos:], '\n')
-		line := src[pos:]
+		end := len(src)
 		if nl >= 0 {
-			line = src[pos : pos+nl]
+			end = pos + nl
 		}
-		if bytes.Equal(bytes.TrimRight(line, " \r"), []byte("---")) && pos > 0 {
-			offs = append(offs, pos+len(line)+1)
+		l := bytes.TrimRight(src[pos:end], " \r")
+		if bytes.Equal(l, []byte("---")) || bytes.HasPrefix(l, []byte("--- ")) {
+			if len(bytes.TrimSpace(src[start:pos])) > 0 {
+				docs = append(docs, document{src[start:pos], startLine})
+			}
+			start, startLine = min(end+1, len(src)), line+1
 		}
 		if nl < 0 {
 			break
 		}
-		pos += nl + 1
+		pos = end + 1
+		line++
 	}
-	// A leading "---" starts the first document, not a second one.
-	return offs
+	if start < len(src) && len(bytes.TrimSpace(src[start:])) > 0 {
+		docs = append(docs, document{src[start:], startLine})
+	}
+	return docs
+}
+
+func shiftLines(n *yaml.Node, by int) {
+	if by == 0 || n == nil {
+		return
+	}
+	n.Line += by
+	for _, c := range n.Content {
+		shiftLines(c, by)
+	}
 }
 
 func yamlErrLine(err error) int {

@@ -317,6 +317,10 @@ func compileItem(it *Item, ph Placeholders) (*citem, error) {
 		pats = pats[:0]
 		pats = append(pats, parsePattern(v.Text))
 		var err error
+		if it.Field == "" {
+			// Keywords search free text: a keyword matches anywhere in a value.
+			pats, _ = transform("contains", pats)
+		}
 		for _, m := range it.Modifiers {
 			if pats, err = transform(strings.ToLower(m), pats); err != nil {
 				return nil, itemErr(it, "%v", err)

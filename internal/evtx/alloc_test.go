@@ -1,0 +1,80 @@
+package evtx
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestDecodeDoesNotAllocate checks that a warm Decoder decodes chunks, and
+// so records, without allocating: everything per record lives in buffers the
+// Decoder reuses, and compiled templates keep their slices across chunks.
+// The first pass over a file may allocate (buffers grow, names are interned);
+// later passes must not allocate at all.
+func TestDecodeDoesNotAllocate(t *testing.T) {
+	// A synthetic chunk always runs; real files run when the data is there.
+	cb := newChunkBuilder()
+	off := cb.instanceRecord(1, cb.systemDef(func() {
+		cb.open("EventData", false)
+		cb.closeStart()
+		cb.substElem("Data", 6, typeString|typeArray)
+		cb.end()
+	}), append(systemVals("P", 1, 7), vstr("x")))
+	for id := uint64(2); id < 50; id++ {
+		cb.record(id, ft2019, func() {
+			cb.fragment()
+			cb.instance(off, nil, append(systemVals("Provider", 4688, id), tval{typeString | typeArray, utf16le("a\x00b c\x00")}))
+			cb.eof()
+		})
+	}
+	inputs := map[string][]byte{"synthetic": buildFile(cb.bytes(true))}
+
+	if os.Getenv("MAMORI_TESTDATA") != "" || dataPresent() {
+		dir := filepath.Join(testDataDir(t), "evtx", "hayabusa-sample-evtx")
+		for _, rel := range []string{
+			"EVTX-ATTACK-SAMPLES/Credential Access/CA_sysmon_hashdump_cmd_meterpreter.evtx",
+			"DeepBlueCLI/many-events-application.evtx",
+			"EVTX-to-MITRE-Attack/TA0007-Discovery/T1046-Network Service Scanning/ID131-RDP brutforce (no user info).evtx",
+			"DeepBlueCLI/Powershell-Invoke-Obfuscation-many.evtx",
+		} {
+			data, err := os.ReadFile(filepath.Join(dir, rel))
+			if err != nil {
+				t.Fatalf("read %s: %v", rel, err)
+			}
+			inputs[rel] = data
+		}
+	}
+
+	for name, data := range inputs {
+		f, err := Open(data)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		d := NewDecoder()
+		records := 0
+		count := func(r *Record) error { records++; return nil }
+		decode := func() {
+			for i := range f.NumChunks() {
+				if err := d.DecodeChunk(f, i, count); err != nil {
+					t.Fatalf("%s: %v", name, err)
+				}
+			}
+		}
+		decode() // warm up
+		perPass := records
+		allocs := testing.AllocsPerRun(20, decode)
+		t.Logf("%s: %d chunks, %d records per pass, %.2f allocations per pass", name, f.NumChunks(), perPass, allocs)
+		if perPass == 0 {
+			t.Errorf("%s: decoded no records", name)
+		}
+		if allocs != 0 {
+			t.Errorf("%s: a warm Decoder allocates %.2f times per pass over %d records, want 0", name, allocs, perPass)
+		}
+	}
+}
+
+// dataPresent reports whether the default shared data directory exists.
+func dataPresent() bool {
+	_, err := os.Stat(filepath.Join("..", "..", "..", "shared", "data"))
+	return err == nil
+}
