@@ -67,7 +67,7 @@ type group struct {
 type gfield struct {
 	id      int32
 	ac      *acAutomaton
-	needles [][]byte     // while compiling
+	needles [][]byte // while compiling
 	needleI map[string]int32
 	refs    [][]needleRef // per needle
 }

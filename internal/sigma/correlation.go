@@ -181,7 +181,7 @@ func (c *Correlator) Observe(i int, t time.Time, get func(field string) (string,
 		if h, ok := c.update(u, t, get); ok {
 			out = append(out, h)
 			g := h.Group
-			out = append(out, c.Observe(-(h.Corr + 1), t, func(f string) (string, bool) { v, ok := g[f]; return v, ok })...)
+			out = append(out, c.Observe(-(h.Corr+1), t, func(f string) (string, bool) { v, ok := g[f]; return v, ok })...)
 		}
 	}
 	return out

@@ -176,13 +176,13 @@ var knownModifiers = map[string]bool{
 func compileItem(it *Item, ph Placeholders) (*citem, error) {
 	ci := &citem{field: it.Field}
 	var (
-		pats                                   []pattern
+		pats                                    []pattern
 		isRe, isCIDR, isExists, isRef, isExpand bool
-		cased, negate                          bool
-		reFlags                                string
-		numOp                                  = -1
-		unit                                   string
-		sawRe                                  bool
+		cased, negate                           bool
+		reFlags                                 string
+		numOp                                   = -1
+		unit                                    string
+		sawRe                                   bool
 	)
 	for _, m := range it.Modifiers {
 		lm := strings.ToLower(m)
