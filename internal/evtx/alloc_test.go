@@ -29,8 +29,8 @@ func TestDecodeDoesNotAllocate(t *testing.T) {
 	}
 	inputs := map[string][]byte{"synthetic": buildFile(cb.bytes(true))}
 
-	if os.Getenv("MAMORI_TESTDATA") != "" || dataPresent() {
-		dir := filepath.Join(testDataDir(t), "evtx", "hayabusa-sample-evtx")
+	if root, ok := testDataPath(); ok {
+		dir := filepath.Join(root, "evtx", "hayabusa-sample-evtx")
 		for _, rel := range []string{
 			"EVTX-ATTACK-SAMPLES/Credential Access/CA_sysmon_hashdump_cmd_meterpreter.evtx",
 			"DeepBlueCLI/many-events-application.evtx",
@@ -71,10 +71,4 @@ func TestDecodeDoesNotAllocate(t *testing.T) {
 			t.Errorf("%s: a warm Decoder allocates %.2f times per pass over %d records, want 0", name, allocs, perPass)
 		}
 	}
-}
-
-// dataPresent reports whether the default shared data directory exists.
-func dataPresent() bool {
-	_, err := os.Stat(filepath.Join("..", "..", "..", "shared", "data"))
-	return err == nil
 }

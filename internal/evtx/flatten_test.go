@@ -43,13 +43,16 @@ const systemWant = "Provider_Name=P\nEventID=1\nKeywords=0x8000000000000000\nTim
 // ft2019 is the FILETIME of systemVals: 2019-04-17T18:40:00Z.
 const ft2019 = 132000000000000000
 
-func TestFlatten(t *testing.T) {
-	tests := []struct {
-		name    string
-		build   func(cb *chunkBuilder)
-		want    []string
-		wantErr string
-	}{{
+// flattenCase is a synthetic chunk and the records it must decode to. The
+// cases also seed the fuzz target and are written to testdata/ by -update.
+type flattenCase struct {
+	name    string
+	build   func(cb *chunkBuilder)
+	want    []string
+	wantErr string
+}
+
+var flattenCases = []flattenCase{{
 		name: "event-data",
 		build: func(cb *chunkBuilder) {
 			def := cb.systemDef(func() {
@@ -260,7 +263,9 @@ func TestFlatten(t *testing.T) {
 		},
 		wantErr: "chunk 0: record at offset 0x",
 	}}
-	for _, tc := range tests {
+
+func TestFlatten(t *testing.T) {
+	for _, tc := range flattenCases {
 		t.Run(tc.name, func(t *testing.T) {
 			cb := newChunkBuilder()
 			tc.build(cb)

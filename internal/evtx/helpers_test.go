@@ -12,16 +12,23 @@ import (
 // the directory does not exist at all.
 func testDataDir(tb testing.TB) string {
 	tb.Helper()
+	dir, ok := testDataPath()
+	if !ok {
+		tb.Skipf("test data directory %s is absent (set MAMORI_TESTDATA)", dir)
+	}
+	return dir
+}
+
+// testDataPath returns the shared test data directory and whether it exists.
+func testDataPath() (string, bool) {
 	dir := os.Getenv("MAMORI_TESTDATA")
 	if dir == "" {
 		_, file, _, _ := runtime.Caller(0)
 		repoRoot := filepath.Join(filepath.Dir(file), "..", "..")
 		dir = filepath.Join(repoRoot, "..", "shared", "data")
 	}
-	if _, err := os.Stat(dir); os.IsNotExist(err) {
-		tb.Skipf("test data directory %s is absent (set MAMORI_TESTDATA)", dir)
-	}
-	return dir
+	_, err := os.Stat(dir)
+	return dir, !os.IsNotExist(err)
 }
 
 // findFiles returns the files under dir whose names end in ext, sorted.

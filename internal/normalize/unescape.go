@@ -2,6 +2,7 @@ package normalize
 
 import (
 	"bytes"
+	"slices"
 	"unicode/utf8"
 )
 
@@ -11,58 +12,70 @@ import (
 // encoding/json. Bytes that are not escapes are copied as they are, including invalid
 // UTF-8: values stay byte-exact.
 func appendUnescaped(dst, src []byte) []byte {
-	for len(src) > 0 {
-		i := bytes.IndexByte(src, '\\')
-		if i < 0 {
-			return append(dst, src...)
+	// The decoded text is never longer than the escaped one (\uXXXX gives at most 3 bytes,
+	// a 12-byte surrogate pair 4), so write in place into grown capacity. Escapes are
+	// dense in rendered Windows messages (\r\n\t every few bytes), where a byte loop beats
+	// searching for each backslash.
+	i := bytes.IndexByte(src, '\\')
+	if i < 0 {
+		return append(dst, src...)
+	}
+	dst = slices.Grow(dst, len(src))
+	n := len(dst)
+	dst = append(dst, src[:i]...)
+	out := dst[n : n+len(src)]
+	w := i
+	for i < len(src) {
+		c := src[i]
+		if c != '\\' {
+			out[w] = c
+			w++
+			i++
+			continue
 		}
-		dst = append(dst, src[:i]...)
-		src = src[i:]
-		if len(src) < 2 {
-			return dst // cannot happen after scanString
+		if i+1 >= len(src) {
+			break // cannot happen after scanString
 		}
-		switch c := src[1]; c {
-		case '"', '\\', '/':
-			dst = append(dst, c)
+		i += 2
+		switch c = src[i-1]; c {
 		case 'b':
-			dst = append(dst, '\b')
+			c = '\b'
 		case 'f':
-			dst = append(dst, '\f')
+			c = '\f'
 		case 'n':
-			dst = append(dst, '\n')
+			c = '\n'
 		case 'r':
-			dst = append(dst, '\r')
+			c = '\r'
 		case 't':
-			dst = append(dst, '\t')
+			c = '\t'
 		case 'u':
-			r, ok := hex4(src[2:])
+			r, ok := hex4(src[i:])
 			if !ok {
-				return dst
+				return dst[:n+w] // cannot happen after scanString
 			}
-			src = src[6:]
+			i += 4
 			switch {
 			case r >= 0xD800 && r < 0xDC00:
 				// A high surrogate: it needs a low one right after it.
-				if len(src) >= 6 && src[0] == '\\' && src[1] == 'u' {
-					if r2, ok := hex4(src[2:]); ok && r2 >= 0xDC00 && r2 < 0xE000 {
-						r = 0x10000 + (r-0xD800)<<10 + (r2 - 0xDC00)
-						src = src[6:]
-						dst = utf8.AppendRune(dst, r)
-						continue
+				r1 := utf8.RuneError
+				if i+6 <= len(src) && src[i] == '\\' && src[i+1] == 'u' {
+					if r2, ok := hex4(src[i+2:]); ok && r2 >= 0xDC00 && r2 < 0xE000 {
+						r1 = 0x10000 + (r-0xD800)<<10 + (r2 - 0xDC00)
+						i += 6
 					}
 				}
-				r = utf8.RuneError
+				r = r1
 			case r >= 0xDC00 && r < 0xE000:
 				r = utf8.RuneError
 			}
-			dst = utf8.AppendRune(dst, r)
+			w += utf8.EncodeRune(out[w:], r)
 			continue
-		default:
-			dst = append(dst, c) // cannot happen after scanString
 		}
-		src = src[2:]
+		// '"', '\\', '/' and the letters above.
+		out[w] = c
+		w++
 	}
-	return dst
+	return dst[:n+w]
 }
 
 func hex4(b []byte) (rune, bool) {

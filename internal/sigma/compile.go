@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // CompileOptions configures Compile.
@@ -65,7 +66,7 @@ type group struct {
 }
 
 type gfield struct {
-	id      int32
+	id      int32 // -1: keywords, scanned over every value of the event
 	ac      *acAutomaton
 	needles [][]byte // while compiling
 	needleI map[string]int32
@@ -378,7 +379,7 @@ func (b *instBuilder) atomNode(field string, m vmatch) int32 {
 			b.s.fieldID(m.other)
 		}
 		needle, mode, exact := atomNeedle(&m)
-		if at.field >= 0 && len(needle) > 0 {
+		if len(needle) > 0 {
 			at.exact = exact
 			b.addNeedle(at.field, needle, needleRef{atom: a, mode: mode, exact: exact})
 		}
@@ -465,6 +466,47 @@ func regexNeedle(expr string) []byte {
 	return lowerBytes(nil, []byte(best))
 }
 
+// regexMinLen returns the length in bytes of the shortest text expr can match.
+func regexMinLen(expr string) int {
+	re, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil {
+		return 0
+	}
+	var walk func(r *syntax.Regexp) int
+	walk = func(r *syntax.Regexp) int {
+		switch r.Op {
+		case syntax.OpLiteral:
+			n := 0
+			for _, c := range r.Rune {
+				n += utf8.RuneLen(c)
+			}
+			return n
+		case syntax.OpCharClass, syntax.OpAnyChar, syntax.OpAnyCharNotNL:
+			return 1
+		case syntax.OpCapture, syntax.OpPlus:
+			return walk(r.Sub[0])
+		case syntax.OpRepeat:
+			return r.Min * walk(r.Sub[0])
+		case syntax.OpConcat:
+			n := 0
+			for _, sub := range r.Sub {
+				n += walk(sub)
+			}
+			return n
+		case syntax.OpAlternate:
+			best := -1
+			for _, sub := range r.Sub {
+				if n := walk(sub); best < 0 || n < best {
+					best = n
+				}
+			}
+			return max(best, 0)
+		}
+		return 0
+	}
+	return walk(re)
+}
+
 // triggers returns atoms of which at least one is true whenever node n is
 // true, chosen to be rare; ok is false when no such set can be named.
 func (s *Set) triggers(n int32) (set []int32, ok bool) {
@@ -472,9 +514,6 @@ func (s *Set) triggers(n int32) (set []int32, ok bool) {
 	switch nd.op {
 	case nAtom:
 		a := &s.atoms[nd.atom]
-		if a.field < 0 {
-			return nil, false
-		}
 		needle, _, _ := atomNeedle(&a.m)
 		if len(needle) == 0 {
 			return nil, false

@@ -5,8 +5,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // LoadDirs parses every .yml/.yaml file under the given directories (or
@@ -37,16 +40,46 @@ func LoadDirs(paths ...string) ([]*Rule, []error) {
 			errs = append(errs, fmt.Errorf("rules %s: %w", root, err))
 		}
 		sort.Strings(files)
-		for _, f := range files {
-			src, err := os.ReadFile(f)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("rules %s: %w", f, err))
-				continue
+		rs, es := parseFiles(files)
+		rules = append(rules, rs...)
+		errs = append(errs, es...)
+	}
+	return rules, errs
+}
+
+// parseFiles parses files on every core, keeping the files' order in the result.
+func parseFiles(files []string) ([]*Rule, []error) {
+	type result struct {
+		rules []*Rule
+		errs  []error
+	}
+	results := make([]result, len(files))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), max(len(files), 1)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(files) {
+					return
+				}
+				src, err := os.ReadFile(files[i])
+				if err != nil {
+					results[i].errs = []error{fmt.Errorf("rules %s: %w", files[i], err)}
+					continue
+				}
+				results[i].rules, results[i].errs = Parse(files[i], src)
 			}
-			rs, es := Parse(f, src)
-			rules = append(rules, rs...)
-			errs = append(errs, es...)
-		}
+		}()
+	}
+	wg.Wait()
+	var rules []*Rule
+	var errs []error
+	for _, r := range results {
+		rules = append(rules, r.rules...)
+		errs = append(errs, r.errs...)
 	}
 	return rules, errs
 }

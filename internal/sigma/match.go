@@ -121,6 +121,12 @@ func (m *Matcher) runGroup(g *group, dst []int) []int {
 	m.cands = m.cands[:0]
 	for fi := range g.fields {
 		gf := &g.fields[fi]
+		if gf.id < 0 {
+			for i := range m.evIDs {
+				m.scan(gf, i)
+			}
+			continue
+		}
 		if m.fieldGen[gf.id] != gen {
 			continue
 		}
@@ -332,7 +338,8 @@ func (m *Matcher) test(at *atom, i int) bool {
 		}
 		ok = globMatch(vm.glob, v)
 	case vRegex:
-		ok = vm.re.Match(m.ev.Value(i))
+		v := m.ev.Value(i)
+		ok = len(v) >= vm.minLen && (vm.pre == nil || bytes.Contains(m.lower(i), vm.pre)) && vm.re.Match(v)
 	case vCIDR:
 		addr, err := netip.ParseAddr(unsafeString(bytes.TrimSpace(m.ev.Value(i))))
 		ok = err == nil && vm.prefix.Contains(addr.Unmap())

@@ -150,6 +150,8 @@ type vmatch struct {
 	lit    []byte
 	glob   pattern
 	re     *regexp.Regexp
+	pre    []byte // a lower-case literal every match of re contains (nil: none known)
+	minLen int    // the shortest value re can match
 	prefix netip.Prefix
 	num    float64
 	other  string // fieldref target
@@ -272,7 +274,12 @@ func compileItem(it *Item, ph Placeholders) (*citem, error) {
 			if err != nil {
 				return nil, itemErr(it, "bad regular expression %q: %v", v.Text, unwrapRegexpErr(err))
 			}
-			ci.ms = append(ci.ms, vmatch{kind: vRegex, re: re, negate: negate})
+			vm := vmatch{kind: vRegex, re: re, negate: negate}
+			if n := regexNeedle(re.String()); len(n) >= 1 {
+				vm.pre = n
+			}
+			vm.minLen = regexMinLen(re.String())
+			ci.ms = append(ci.ms, vm)
 			continue
 		case isCIDR:
 			pfx, err := netip.ParsePrefix(strings.TrimSpace(v.Text))

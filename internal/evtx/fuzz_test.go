@@ -1,0 +1,163 @@
+package evtx
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.evtx and their .golden renderings")
+
+// TestTestdata decodes the small synthetic files in testdata/ and compares
+// them with their .golden renderings. With -update it first rewrites them
+// from flattenCases, plus a file whose only chunk is cut inside its header.
+func TestTestdata(t *testing.T) {
+	if *update {
+		for _, tc := range flattenCases {
+			cb := newChunkBuilder()
+			tc.build(cb)
+			writeTestdata(t, tc.name, buildFile(cb.bytes(false)))
+		}
+		cb := newChunkBuilder()
+		cb.instanceRecord(1, cb.systemDef(func() {}), systemVals("P", 1, 7))
+		writeTestdata(t, "truncated-chunk-header", buildFile(cb.bytes(false))[:fileHeaderBlockSize+300])
+	}
+	files, err := filepath.Glob(filepath.Join("testdata", "*.evtx"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no testdata/*.evtx (%v); run go test -run TestTestdata -update", err)
+	}
+	var total int64
+	for _, path := range files {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += int64(len(data))
+		got := renderForGolden(data)
+		golden := strings.TrimSuffix(path, ".evtx") + ".golden"
+		if *update {
+			if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want, err := os.ReadFile(golden)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != string(want) {
+			t.Errorf("%s decodes to\n%s\nwant (%s)\n%s", path, got, golden, want)
+		}
+	}
+	if total > 200<<10 {
+		t.Errorf("testdata/*.evtx total %d bytes, keep it under 200 KiB", total)
+	}
+}
+
+func writeTestdata(t *testing.T, name string, data []byte) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join("testdata", name+".evtx"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// renderForGolden decodes data and renders records and errors as text.
+func renderForGolden(data []byte) string {
+	var b strings.Builder
+	f, err := Open(data)
+	if err != nil {
+		fmt.Fprintf(&b, "open error: %v\n", err)
+		return b.String()
+	}
+	fmt.Fprintf(&b, "chunks: %d\n", f.NumChunks())
+	d := NewDecoder()
+	for i := range f.NumChunks() {
+		err := d.DecodeChunk(f, i, func(r *Record) error {
+			fmt.Fprintf(&b, "record %d %s\n", r.ID, r.Time.Format("2006-01-02T15:04:05.0000000Z"))
+			for _, fl := range r.Fields {
+				fmt.Fprintf(&b, "  %s=%q\n", fl.Name, fl.Value)
+			}
+			return nil
+		})
+		if err != nil {
+			fmt.Fprintf(&b, "error: %v\n", err)
+		}
+	}
+	return b.String()
+}
+
+// FuzzOpenDecode feeds arbitrary files to Open and DecodeChunk. Decoding
+// must never panic, every field must have a non-empty UTF-8 value and a
+// UTF-8 name, and a chunk must decode to the same records and errors
+// whatever was decoded before it (the caches must not leak across chunks).
+func FuzzOpenDecode(f *testing.F) {
+	for _, tc := range flattenCases {
+		cb := newChunkBuilder()
+		tc.build(cb)
+		f.Add(buildFile(cb.bytes(false)))
+	}
+	if files, _ := filepath.Glob(filepath.Join("testdata", "*.evtx")); len(files) > 0 {
+		for _, p := range files {
+			if data, err := os.ReadFile(p); err == nil {
+				f.Add(data)
+			}
+		}
+	}
+	// A few real chunks, cut at their free space offset to stay small.
+	if root, ok := testDataPath(); ok {
+		dir := filepath.Join(root, "evtx", "hayabusa-sample-evtx")
+		for _, rel := range []string{
+			"EVTX-ATTACK-SAMPLES/Credential Access/CA_sysmon_hashdump_cmd_meterpreter.evtx",
+			"EVTX-to-MITRE-Attack/TA0007-Discovery/T1046-Network Service Scanning/ID131-RDP brutforce (no user info).evtx",
+			"YamatoSecurity/Persistence/T1197_BitsClient.evtx",
+		} {
+			data, err := os.ReadFile(filepath.Join(dir, rel))
+			if err != nil || len(data) < fileHeaderBlockSize+chunkHeaderSize {
+				continue
+			}
+			c := data[fileHeaderBlockSize:]
+			end := min(le32(c, 48), len(c), chunkSize)
+			f.Add(append(append([]byte(nil), data[:fileHeaderBlockSize]...), c[:max(end, chunkHeaderSize)]...))
+		}
+	}
+
+	f.Fuzz(func(t *testing.T, data []byte) {
+		file, err := Open(data)
+		if err != nil {
+			return
+		}
+		n := min(file.NumChunks(), 4)
+		d := NewDecoder()
+		first := make([]string, n)
+		for i := range n {
+			first[i] = decodeForFuzz(t, d, file, i)
+		}
+		for i := n - 1; i >= 0; i-- {
+			if again := decodeForFuzz(t, d, file, i); again != first[i] {
+				t.Fatalf("chunk %d decodes differently the second time:\nfirst:\n%s\nsecond:\n%s", i, first[i], again)
+			}
+		}
+	})
+}
+
+func decodeForFuzz(t *testing.T, d *Decoder, f *File, i int) string {
+	var b bytes.Buffer
+	err := d.DecodeChunk(f, i, func(r *Record) error {
+		fmt.Fprintf(&b, "record %d %d\n", r.ID, r.Time.UnixNano())
+		for _, fl := range r.Fields {
+			if len(fl.Value) == 0 || !utf8.Valid(fl.Value) || !utf8.ValidString(fl.Name) {
+				t.Fatalf("chunk %d record %d: bad field %q=%q", i, r.ID, fl.Name, fl.Value)
+			}
+			fmt.Fprintf(&b, "%s=%q\n", fl.Name, fl.Value)
+		}
+		return nil
+	})
+	if err != nil {
+		fmt.Fprintf(&b, "error: %v\n", err)
+	}
+	return b.String()
+}
