@@ -156,6 +156,9 @@ type corrState struct {
 	step   int         // temporal_ordered: refs matched so far, in order
 	start  time.Time
 	group  map[string]string
+	// quietUntil: after firing, a group stays quiet for one timespan so that
+	// one burst gives one detection, not one per further event.
+	quietUntil time.Time
 }
 
 // NewCorrelator returns a Correlator for s's correlation rules.
@@ -208,6 +211,9 @@ func (c *Correlator) update(u corrRef, t time.Time, get func(string) (string, bo
 			st.seen = make([]time.Time, len(cr.Refs))
 		}
 		c.states[u.corr][key.String()] = st
+	}
+	if t.Before(st.quietUntil) {
+		return CorrelationHit{}, false
 	}
 	cutoff := t.Add(-co.Timespan)
 	hit := CorrelationHit{Corr: u.corr, Last: t, Group: st.group}
@@ -296,7 +302,8 @@ func (c *Correlator) update(u corrRef, t time.Time, get func(string) (string, bo
 		}
 		hit.First, hit.Count, hit.Value = st.start, len(cr.Refs), float64(len(cr.Refs))
 	}
-	delete(c.states[u.corr], key.String()) // fired: start a fresh window
+	// Fired: start afresh after a quiet timespan.
+	c.states[u.corr][key.String()] = &corrState{group: st.group, seen: clearTimes(st.seen), quietUntil: t.Add(co.Timespan)}
 	return hit, true
 }
 
@@ -339,6 +346,13 @@ func (c *Correlator) Flush(now time.Time) []CorrelationHit {
 		}
 	}
 	return out
+}
+
+func clearTimes(ts []time.Time) []time.Time {
+	if ts == nil {
+		return nil
+	}
+	return make([]time.Time, len(ts))
 }
 
 func compareOp(v float64, op string, n float64) bool {

@@ -258,8 +258,10 @@ func yamlErrLine(err error) int {
 
 func cleanYAMLErr(err error) error {
 	msg := err.Error()
-	if i := strings.Index(msg, ": "); strings.HasPrefix(msg, "yaml: line ") && i > 0 {
-		return errors.New(msg[i+2:])
+	if rest, ok := strings.CutPrefix(msg, "yaml: line "); ok {
+		if i := strings.Index(rest, ": "); i > 0 {
+			return errors.New(rest[i+2:])
+		}
 	}
 	return errors.New(strings.TrimPrefix(msg, "yaml: "))
 }
