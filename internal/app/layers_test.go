@@ -1,0 +1,63 @@
+package app
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// allowed lists, per internal package, the internal packages it may import
+// (docs/ARCHITECTURE.md). Test files are not checked.
+var allowed = map[string][]string{
+	"event":      {},
+	"evtx":       {},
+	"rulepack":   {},
+	"ruleupdate": {},
+	"normalize":  {"event", "evtx"},
+	"sigma":      {"event"},
+	"hunt":       {"event", "evtx", "normalize", "sigma"},
+	"app":        {"event", "evtx", "normalize", "sigma", "hunt", "rulepack", "ruleupdate"},
+}
+
+// TestLayers enforces the one-way import graph of the internal packages.
+func TestLayers(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", "{{.ImportPath}} {{join .Imports \" \"}}", "github.com/mamori-soc/mamori/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	const prefix = "github.com/mamori-soc/mamori/internal/"
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		fields := strings.Fields(line)
+		pkg := fields[0]
+		if strings.HasSuffix(pkg, "/cmd/mamori") {
+			for _, imp := range fields[1:] {
+				if strings.HasPrefix(imp, prefix) && imp != prefix+"app" {
+					t.Errorf("cmd/mamori imports %s; it may import only internal/app", imp)
+				}
+			}
+			continue
+		}
+		name, ok := strings.CutPrefix(pkg, prefix)
+		if !ok {
+			continue
+		}
+		allow, known := allowed[name]
+		if !known {
+			t.Errorf("package internal/%s is not in the layer table of layers_test.go", name)
+			continue
+		}
+		for _, imp := range fields[1:] {
+			dep, internal := strings.CutPrefix(imp, prefix)
+			if !internal || dep == name || strings.HasPrefix(dep, name+"/") {
+				continue
+			}
+			okDep := false
+			for _, a := range allow {
+				okDep = okDep || a == dep
+			}
+			if !okDep {
+				t.Errorf("internal/%s imports internal/%s, which the layer table does not allow", name, dep)
+			}
+		}
+	}
+}
