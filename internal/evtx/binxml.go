@@ -50,7 +50,7 @@ const (
 	// units of work).
 	maxRecordBytes  = 4 << 20
 	maxRecordFields = 1 << 16
-	maxChunkWork    = 1 << 22 // ops run plus bytes of values and BinXML read
+	maxChunkWork    = 1 << 22 // ops run plus bytes of values, literals and BinXML read
 )
 
 var (
@@ -635,6 +635,7 @@ func (d *Decoder) exec(t *template, base, n, depth int) error {
 			mark = len(d.buf)
 		case opLit:
 			d.buf = append(d.buf, t.lit[o.lo:o.hi]...)
+			d.work += int(o.hi - o.lo)
 		case opSubst:
 			if err := d.subst(o, base, n, &mark, dyn, depth); err != nil {
 				return err

@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -408,7 +407,9 @@ func (w *worker) decodeChunk(path, label string, f *evtx.File, i int) {
 	err := w.dec.DecodeChunk(f, i, func(r *evtx.Record) error {
 		ev := &w.ev
 		ev.Reset()
-		ev.Time = r.Time
+		if r.Time.Year() > 1601 { // a zero FILETIME means "unknown": use TimeCreated then
+			ev.Time = r.Time
+		}
 		for _, fl := range r.Fields {
 			ev.Append(fl.Name, fl.Value)
 		}
@@ -474,12 +475,12 @@ func (w *worker) match(file string, ev *event.Event) {
 		}
 		if d.Time.IsZero() {
 			if v, ok := ev.Get("TimeCreated_SystemTime"); ok {
-				d.Time, _ = time.Parse(time.RFC3339Nano, string(v))
+				if t, err := time.Parse(time.RFC3339Nano, string(v)); err == nil && t.Year() > 1601 {
+					d.Time = t
+				}
 			}
 		}
 		w.out = append(w.out, d)
 	}
 }
 
-// ErrNoInput is returned when no path could be read.
-var ErrNoInput = errors.New("hunt: no input")

@@ -54,6 +54,8 @@ type Decoder struct {
 
 	nested []byte // JSON or XML held in a string (Sentinel's EventData), unescaped
 
+	out      int   // bytes of names and values added to the event so far
+	outLimit int   // bound on out for this document (see maxOutput)
 	timeRank int   // rank in timeKeys of the key ev.Time came from (len(timeKeys): none yet)
 	shape    Shape // shape of the last document
 	flags    uint8 // per-document facts found by detect (flag*)
@@ -75,6 +77,18 @@ const (
 	// Source the provider).
 	flagEventLog
 )
+
+// maxOutput bounds the names and values one document may add to an event: 16 times its
+// size plus 1 MiB, at most 1 GiB. Flattening repeats a field's name for every element of an
+// array, so without a bound a 16 MiB document (a long key over millions of array elements)
+// could ask for terabytes.
+func maxOutput(docLen int) int {
+	return min(16*docLen+1<<20, 1<<30)
+}
+
+// ErrOutputTooLarge is returned by JSON for a document whose flattened fields would exceed
+// 16 times its size (plus 1 MiB).
+var ErrOutputTooLarge = errors.New("flattened fields exceed 16 times the document's size")
 
 // NewDecoder returns a Decoder.
 func NewDecoder() *Decoder {
@@ -123,6 +137,7 @@ func (d *Decoder) JSON(doc []byte, ev *event.Event) error {
 	d.name = d.name[:0]
 	d.timeRank = len(timeKeys)
 	d.flags = 0
+	d.out, d.outLimit = 0, maxOutput(len(doc))
 	d.shape = d.detect()
 	switch d.shape {
 	case ShapeEvtxDump:
@@ -135,19 +150,24 @@ func (d *Decoder) JSON(doc []byte, ev *event.Event) error {
 		d.emitGeneric(ev)
 	}
 	d.doc = nil
+	if d.out > d.outLimit {
+		ev.Reset()
+		return ErrOutputTooLarge
+	}
 	return nil
 }
 
-// members calls fn for each key/value pair of the object at tape index obj.
-// It is a plain loop in the emitters below; this is the reference form:
-//
-//	for k := obj + 1; k < d.toks[obj].next; k = d.toks[k+1].next { fn(k, k+1) }
-
-// raw returns the text of token t as it appears in the document.
-func (d *Decoder) raw(t uint32) []byte {
-	tk := &d.toks[t]
-	return d.doc[tk.start:tk.end]
+// add adds a field unless the document's output bound is reached.
+func (d *Decoder) add(ev *event.Event, name, value []byte) {
+	d.out += len(name) + len(value)
+	if d.out <= d.outLimit {
+		ev.Add(name, value)
+	}
 }
+
+// The emitters walk an object at tape index obj with
+//
+//	for k := obj + 1; k < d.toks[obj].next; k = d.toks[k+1].next { /* key k, value k+1 */ }
 
 // str returns the text of a string or scalar token, unescaped. The result may alias
 // d.val and is valid until the next call.
@@ -211,9 +231,9 @@ func (d *Decoder) addScalar(ev *event.Event, name []byte, t uint32, skipEmpty bo
 		if tk.start == tk.end && skipEmpty {
 			return
 		}
-		ev.Add(name, d.str(t))
+		d.add(ev, name, d.str(t))
 	case kindNumber, kindTrue, kindFalse:
-		ev.Add(name, d.doc[tk.start:tk.end])
+		d.add(ev, name, d.doc[tk.start:tk.end])
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -52,7 +53,7 @@ func TestShapes(t *testing.T) {
 				"Provider_Guid": "{5770385F-C22A-43E0-BF4C-06F5698FFBD9}", "EventRecordID": "88231",
 				"Execution_ProcessID": "3012", "Execution_ThreadID": "4120", "Security_UserID": "S-1-5-18",
 				"EventID": "1", "Channel": "Microsoft-Windows-Sysmon/Operational", "Image": `C:\Windows\System32\cmd.exe`,
-				"CommandLine": `cmd.exe /c "whoami /all"`, "ProcessId": "6612", "Keywords": "-9223372036854775808",
+				"CommandLine": `cmd.exe /c "whoami /all"`, "ProcessId": "6612", "Keywords": "0x8000000000000000",
 				"EventTime": "2024-05-02 13:04:31",
 			}, absent: []string{"Hostname", "SourceName", "ProviderGuid", "RecordNumber", "ThreadID", "UserID"}},
 			{shape: ShapeFlatWindows, fields: map[string]string{
@@ -614,6 +615,9 @@ func TestJSONDoesNotAllocate(t *testing.T) {
 		}
 		docs[f] = bytes.TrimSpace(data)
 	}
+	docs["host.name fallback"] = []byte(`{"host":{"name":"ws9"},"winlog":{"event_id":4624,"user_data":{"xml_name":"X","A B":"1"}}}`)
+	docs["sentinel xml"] = []byte(`{"EventID":5156,"EventSourceName":"S","EventData":"<EventData><Data Name=\"A\">1&amp;2</Data><Data>x</Data></EventData>"}`)
+	docs["sentinel json"] = []byte(`{"EventID":1,"Provider":"P","EventData":"{\"Image\":\"C:\\\\x.exe\"}"}`)
 	// Real OTRF events: the first 200 lines of a campaign.
 	p := dataFile(t, "otrf/compound/LSASS_campaign_03/metasploit_comsvcs_lsass_memory_dump.zip")
 	for i, l := range readLines(t, zipMember(t, p, ".json"), 200) {
@@ -632,3 +636,20 @@ func TestJSONDoesNotAllocate(t *testing.T) {
 }
 
 func gzipReader(r io.Reader) (io.Reader, error) { return gzip.NewReader(r) }
+
+// TestOutputBound: a small document cannot make the decoder write unbounded output.
+func TestOutputBound(t *testing.T) {
+	d := NewDecoder()
+	var ev event.Event
+	key := strings.Repeat("k", 100<<10)
+	elems := strings.TrimSuffix(strings.Repeat("1,", 2000), ",")
+	doc := []byte(`{"` + key + `":[` + elems + `]}`) // 104 KB in, 200 MB of names out
+	if err := d.JSON(doc, &ev); !errors.Is(err, ErrOutputTooLarge) || ev.Len() != 0 {
+		t.Fatalf("JSON(long key over 2000 elements) = %v with %d fields, want ErrOutputTooLarge and none", err, ev.Len())
+	}
+	// The same shape, smaller, is fine: 10 KB names × 100 = 1 MB < 16 × 10 KB + 1 MiB.
+	doc = []byte(`{"` + key[:10<<10] + `":[` + elems[:199] + `]}`)
+	if err := d.JSON(doc, &ev); err != nil || ev.Len() != 100 {
+		t.Fatalf("JSON(10 KB key over 100 elements) = %v with %d fields, want 100", err, ev.Len())
+	}
+}

@@ -16,7 +16,8 @@
 //     Execution_ProcessID, Execution_ThreadID, Correlation_ActivityID, Security_UserID,
 //     EventID_Qualifiers), element text is <Element> (EventID, Version, Level, Task,
 //     Opcode, Keywords, EventRecordID, Channel, Computer); null and "" System values are
-//     omitted; xmlns attributes are dropped. EventData and UserData fields are named by
+//     omitted; xmlns attributes are dropped; EventData's own template name attribute is
+//     EventData_Name. EventData and UserData fields are named by
 //     their leaf element with spaces removed ("Source Name" → SourceName); an array gives
 //     one field per element with the same name. Of RenderingInfo only Message is kept (its
 //     rendered Level, Task… would collide with the numeric System fields).
@@ -39,7 +40,9 @@
 //     SourceName); EventSourceName and Provider (Sentinel SecurityEvent and WindowsEvent)
 //     → Provider_Name; EventLog → Channel and Source → Provider_Name (Sentinel's Event
 //     table); ProviderGuid → Provider_Guid; RecordNumber → EventRecordID; TimeCreated →
-//     TimeCreated_SystemTime. ev.Time comes from TimeCreated, else EventTime, else
+//     TimeCreated_SystemTime; a numeric Keywords (NXLog's signed decimal mask) becomes
+//     the EVTX hex form, -9218868437227405312 → 0x8010000000000000, which Sigma rules
+//     test. ev.Time comes from TimeCreated, else EventTime, else
 //     @timestamp, else TimeGenerated. NXLog's ThreadID → Execution_ThreadID and UserID →
 //     Security_UserID, but only when the record has a top-level ThreadID (NXLog's execution
 //     block). ProcessID is always kept as ProcessID, because Security 5156/5158 carry an

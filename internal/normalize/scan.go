@@ -1,9 +1,9 @@
 package normalize
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
-	"math/bits"
 )
 
 // kind is the JSON type of a token.
@@ -272,71 +272,69 @@ const (
 	msb = 0x8080808080808080
 )
 
-// hasSpecial reports whether any byte of x is '"', '\\' or a control character (< 0x20).
-// It may report true for a word without one only when the word holds one anyway
-// (the usual borrow false positives sit above a real match), never the reverse.
-func hasSpecial(x uint64) bool {
-	q := x ^ (lsb * '"')
+// hasBackslashOrCtl reports whether any byte of x is '\\' or a control character (< 0x20).
+// Like all such word tricks it may flag extra bytes above a real match, never miss one.
+func hasBackslashOrCtl(x uint64) bool {
 	bs := x ^ (lsb * '\\')
-	return ((q-lsb)&^q|(bs-lsb)&^bs|(x-lsb*0x20)&^x)&msb != 0
+	return ((bs-lsb)&^bs|(x-lsb*0x20)&^x)&msb != 0
 }
 
 // scanString finds the closing quote of a string whose text starts at b[i]. It checks
 // escapes and rejects raw control characters, as JSON requires. It returns the index
 // of the closing quote and whether the text holds escapes.
+//
+// It looks for the next '"' with bytes.IndexByte (vectorised), then checks the bytes before
+// it eight at a time for a backslash or a control character; only escapes are handled
+// one by one.
 func scanString(b []byte, i int) (int, bool, error) {
 	esc := false
 	n := len(b)
+	end := -1 // candidate closing quote, or n when there is none
 	for {
-		for i+8 <= n && !hasSpecial(binary.LittleEndian.Uint64(b[i:])) {
-			i += 8
-		}
-		if i+8 <= n {
-			// Jump to the first candidate byte in the word.
-			x := binary.LittleEndian.Uint64(b[i:])
-			q := x ^ (lsb * '"')
-			bs := x ^ (lsb * '\\')
-			m := ((q-lsb)&^q | (bs-lsb)&^bs | (x-lsb*0x20)&^x) & msb
-			i += bits.TrailingZeros64(m) / 8
-		}
-		for ; i < n; i++ {
-			c := b[i]
-			if c == '"' {
-				return i, esc, nil
+		if end < i {
+			if q := bytes.IndexByte(b[i:], '"'); q >= 0 {
+				end = i + q
+			} else {
+				end = n
 			}
-			if c == '\\' {
-				esc = true
-				if i+1 >= n {
-					return 0, false, syntaxErr(n, "unterminated string")
-				}
-				switch b[i+1] {
-				case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-					i++
-				case 'u':
-					if i+6 > n {
-						return 0, false, syntaxErr(i, "truncated \\u escape in string")
-					}
-					for k := i + 2; k < i+6; k++ {
-						if hexVal(b[k]) < 0 {
-							return 0, false, syntaxErr(k, "invalid hex digit %s in \\u escape", quoteByte(b[k]))
-						}
-					}
-					i += 5
-				default:
-					return 0, false, syntaxErr(i, "invalid escape \\%s in string", string(rune(b[i+1])))
-				}
-				continue
-			}
-			if c < 0x20 {
-				return 0, false, syntaxErr(i, "control character %s in string", quoteByte(c))
-			}
-			// An ordinary byte: go back to the word loop when the candidate was a
-			// false positive.
-			i++
-			break
 		}
-		if i >= n {
+		j := i
+		for j+8 <= end && !hasBackslashOrCtl(binary.LittleEndian.Uint64(b[j:])) {
+			j += 8
+		}
+		for j < end && b[j] != '\\' && b[j] >= 0x20 {
+			j++
+		}
+		if j == end {
+			if end == n {
+				return 0, false, syntaxErr(n, "unterminated string")
+			}
+			return end, esc, nil
+		}
+		if c := b[j]; c < 0x20 {
+			return 0, false, syntaxErr(j, "control character %s in string", quoteByte(c))
+		}
+		// A backslash at j. An escaped quote moves i past end, so the next round looks
+		// for another closing quote.
+		esc = true
+		if j+1 >= n {
 			return 0, false, syntaxErr(n, "unterminated string")
+		}
+		switch b[j+1] {
+		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			i = j + 2
+		case 'u':
+			if j+6 > n {
+				return 0, false, syntaxErr(j, "truncated \\u escape in string")
+			}
+			for k := j + 2; k < j+6; k++ {
+				if hexVal(b[k]) < 0 {
+					return 0, false, syntaxErr(k, "invalid hex digit %s in \\u escape", quoteByte(b[k]))
+				}
+			}
+			i = j + 6
+		default:
+			return 0, false, syntaxErr(j, "invalid escape \\%s in string", string(rune(b[j+1])))
 		}
 	}
 }

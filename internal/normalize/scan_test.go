@@ -170,3 +170,20 @@ func TestParseTime(t *testing.T) {
 		}
 	}
 }
+
+func TestParseInt64Bits(t *testing.T) {
+	tests := []struct {
+		in   string
+		want uint64
+		ok   bool
+	}{
+		{"0", 0, true}, {"-9223372036854775808", 0x8000000000000000, true}, {"-9218868437227405312", 0x8010000000000000, true},
+		{"18446744073709551615", 0xffffffffffffffff, true}, {"18446744073709551616", 0, false}, {"-9223372036854775809", 0, false},
+		{"36028797018963968", 0x80000000000000, true}, {"1.5", 0, false}, {"-", 0, false}, {"", 0, false},
+	}
+	for _, tc := range tests {
+		if got, ok := parseInt64Bits([]byte(tc.in)); got != tc.want || ok != tc.ok {
+			t.Errorf("parseInt64Bits(%q) = %#x, %v; want %#x, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}

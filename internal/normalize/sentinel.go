@@ -81,11 +81,17 @@ func (d *Decoder) expandXMLData(ev *event.Event, x []byte) bool {
 		if hasField(ev, d.name, d.val) {
 			continue
 		}
-		ev.Add(d.name, d.val)
+		d.add(ev, d.name, d.val)
 	}
 }
 
+// hasField reports whether ev has the field name=val. Past maxDedupFields fields it says no
+// without looking: real records have far fewer, and the search must not turn a hostile
+// document with a million <Data> elements into 10¹² comparisons.
 func hasField(ev *event.Event, name, val []byte) bool {
+	if ev.Len() > maxDedupFields {
+		return false
+	}
 	for i := 0; i < ev.Len(); i++ {
 		if bytes.Equal(ev.Name(i), name) && bytes.Equal(ev.Value(i), val) {
 			return true
@@ -93,6 +99,8 @@ func hasField(ev *event.Event, name, val []byte) bool {
 	}
 	return false
 }
+
+const maxDedupFields = 512
 
 // xmlAttr returns the raw value of attribute name in the start tag text tag.
 func xmlAttr(tag []byte, name string) ([]byte, bool) {

@@ -2,6 +2,7 @@ package normalize
 
 import (
 	"bytes"
+	"encoding/binary"
 	"slices"
 	"unicode/utf8"
 )
@@ -26,6 +27,19 @@ func appendUnescaped(dst, src []byte) []byte {
 	out := dst[n : n+len(src)]
 	w := i
 	for i < len(src) {
+		// Copy eight bytes at a time while there is no backslash among them.
+		for i+8 <= len(src) {
+			x := binary.LittleEndian.Uint64(src[i:])
+			if bs := x ^ (lsb * '\\'); (bs-lsb)&^bs&msb != 0 {
+				break
+			}
+			binary.LittleEndian.PutUint64(out[w:], x)
+			i += 8
+			w += 8
+		}
+		if i >= len(src) {
+			break
+		}
 		c := src[i]
 		if c != '\\' {
 			out[w] = c

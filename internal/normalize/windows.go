@@ -2,6 +2,7 @@ package normalize
 
 import (
 	"bytes"
+	"strconv"
 
 	"github.com/mamori-soc/mamori/internal/event"
 )
@@ -135,7 +136,8 @@ func (d *Decoder) emitWinlogbeat(ev *event.Event) {
 	}
 	if d.flags&flagComputer == 0 {
 		if h, ok := ev.Get("host.name"); ok {
-			ev.Add([]byte("Computer"), h)
+			d.name = append(d.name[:0], "Computer"...)
+			d.add(ev, d.name, h)
 		}
 	}
 }
@@ -318,9 +320,48 @@ func (d *Decoder) emitFlatWindows(ev *event.Event) {
 				if vk == kindString && d.expandEventData(ev, v) {
 					continue
 				}
+			case "Keywords":
+				// NXLog writes the keyword mask as a signed decimal integer; the EVTX form,
+				// which Sigma rules test ('0x8010000000000000' for audit failure), is hex.
+				if u, ok := parseInt64Bits(d.doc[d.toks[v].start:d.toks[v].end]); ok && vk == kindNumber {
+					d.val = strconv.AppendUint(append(d.val[:0], "0x"...), u, 16)
+					d.name = append(d.name[:0], "Keywords"...)
+					d.add(ev, d.name, d.val)
+					continue
+				}
 			}
 		}
 		d.name = d.appendKey(d.name[:0], k, true)
 		d.flatten(ev, v)
 	}
+}
+
+// parseInt64Bits reads a JSON integer that fits in 64 bits, signed or unsigned, and
+// returns its two's-complement bits.
+func parseInt64Bits(b []byte) (uint64, bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	if len(b) == 0 || len(b) > 20 {
+		return 0, false
+	}
+	var u uint64
+	for _, c := range b {
+		if !isDigit(c) {
+			return 0, false
+		}
+		d := uint64(c - '0')
+		if u > (1<<64-1-d)/10 {
+			return 0, false
+		}
+		u = u*10 + d
+	}
+	if neg {
+		if u > 1<<63 {
+			return 0, false
+		}
+		u = -u
+	}
+	return u, true
 }
