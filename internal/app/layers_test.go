@@ -10,6 +10,7 @@ import (
 // (docs/ARCHITECTURE.md). Test files are not checked.
 var allowed = map[string][]string{
 	"event":      {},
+	"tenant":     {},
 	"evtx":       {},
 	"rulepack":   {},
 	"ruleupdate": {},
