@@ -72,3 +72,44 @@ func TestDecodeDoesNotAllocate(t *testing.T) {
 		}
 	}
 }
+
+// TestParallelDecoders decodes the chunks of one File with one Decoder per
+// goroutine and checks the result equals a sequential decode (run with
+// -race to check that a File is safe to share).
+func TestParallelDecoders(t *testing.T) {
+	root := testDataDir(t)
+	data, err := os.ReadFile(filepath.Join(root, "evtx", "hayabusa-sample-evtx", "DeepBlueCLI", "many-events-application.evtx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := Open(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest := func(d *Decoder, i int) string { return decodeForFuzz(t, d, f, i) }
+	want := make([]string, f.NumChunks())
+	seq := NewDecoder()
+	for i := range want {
+		want[i] = digest(seq, i)
+	}
+	got := make([]string, f.NumChunks())
+	const workers = 4
+	done := make(chan struct{})
+	for w := range workers {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			d := NewDecoder()
+			for i := w; i < len(got); i += workers {
+				got[i] = digest(d, i)
+			}
+		}()
+	}
+	for range workers {
+		<-done
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("chunk %d: parallel decode %s, sequential %s", i, got[i], want[i])
+		}
+	}
+}

@@ -184,12 +184,8 @@ func (d *Decoder) compile(t *template, pos, end int) (int, error) {
 			if pos+3 > end {
 				return pos, errTruncated
 			}
-			r := rune(le16(c, pos+1))
-			if utf8.ValidRune(r) {
-				cm.lit(utf8.AppendRune(cm.litStart(), r))
-			} else {
-				cm.lit(utf8.AppendRune(cm.litStart(), utf8.RuneError))
-			}
+			// AppendRune writes U+FFFD for a surrogate half.
+			cm.lit(utf8.AppendRune(cm.litStart(), rune(le16(c, pos+1))))
 			pos += 3
 		case tokEntityRef, tokEntityRef | tokMore:
 			var name string

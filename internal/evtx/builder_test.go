@@ -154,7 +154,7 @@ func (cb *chunkBuilder) instance(defOff int, def func(), vals []tval) int {
 	if def != nil {
 		defOff = cb.pos() + 4
 		cb.u32(uint32(defOff))
-		cb.u32(0)                            // next definition
+		cb.u32(0)                                // next definition
 		cb.b = append(cb.b, make([]byte, 16)...) // GUID
 		sizeAt := cb.pos()
 		cb.u32(0)

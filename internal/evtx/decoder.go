@@ -19,6 +19,24 @@ const (
 var recordMagic = []byte{0x2a, 0x2a, 0x00, 0x00}
 
 // Record is one decoded event.
+//
+// Fields flatten the event XML the way Sigma rules and the SigmaHQ tooling
+// name Windows fields:
+//   - an element's text becomes a field named after the element (EventID,
+//     Channel, Computer), and an attribute becomes <Element>_<Attribute>
+//     (Provider_Name, TimeCreated_SystemTime, Security_UserID); nesting
+//     does not add prefixes, so UserData leaves are named by their element;
+//   - <Data Name="X">v</Data> becomes X=v, with spaces removed from the name
+//     (Source Name becomes SourceName); a Data element without a Name is a
+//     field named Data, repeated once per element;
+//   - an array value (a string array, say) becomes one field per item, all
+//     with the same name, as evtx_dump renders it as a JSON array;
+//   - xmlns declarations are dropped, and empty or absent values are omitted
+//     (evtx_dump renders them as null);
+//   - text of one element that child elements split becomes one field per
+//     run (Windows events have no such mixed content).
+//
+// Values are rendered as evtx_dump renders them; see appendValue.
 type Record struct {
 	ID     uint64    // EventRecordID from the record header
 	Time   time.Time // written time from the record header (UTC)

@@ -2,8 +2,8 @@ package evtx
 
 import (
 	"bytes"
-	"errors"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 )

@@ -53,216 +53,216 @@ type flattenCase struct {
 }
 
 var flattenCases = []flattenCase{{
-		name: "event-data",
-		build: func(cb *chunkBuilder) {
-			def := cb.systemDef(func() {
-				cb.open("EventData", false)
-				cb.closeStart()
-				for i, n := range []string{"CommandLine", "Source Name", "GrantedAccess", "Empty"} {
-					cb.open("Data", true)
-					cb.attr("Name", false)
-					cb.text(n)
-					cb.closeStart()
-					cb.subst(uint16(6+i), typeString, true)
-					cb.end()
-				}
-				cb.open("Data", false) // unnamed, literal text with references
-				cb.closeStart()
-				cb.text("a")
-				cb.entityRef("amp")
-				cb.text("b")
-				cb.entityRef("lt")
-				cb.charRef(0xe9)
-				cb.cdata("<x> ")
-				cb.end()
-				cb.substElem("Data", 10, typeString)
-				cb.substElem("Binary", 11, typeBinary)
-				cb.end()
-			})
-			vals := append(systemVals("P", 1, 7),
-				vstr(`"C:\Windows\system32\cmd.exe" `), vstr("Defender"),
-				tval{typeHex32, []byte{0xff, 0xff, 0x1f, 0}}, tval{typeNull, nil},
-				vstr("second"), tval{typeBinary, []byte{0xde, 0xad, 0x0b}})
-			cb.record(1, ft2019, func() { cb.fragment(); cb.instance(0, def, vals); cb.eof() })
-		},
-		want: []string{"#1 2019-04-17T18:40:00.0000000Z\n" + systemWant +
-			"\nCommandLine=\"C:\\Windows\\system32\\cmd.exe\"\nSourceName=Defender\nGrantedAccess=0x1fffff" +
-			"\nData=a&b<é<x> \nData=second\nBinary=DEAD0B"},
-	}, {
-		name: "template-reuse-and-string-array",
-		build: func(cb *chunkBuilder) {
-			def := cb.systemDef(func() {
-				cb.open("EventData", false)
-				cb.closeStart()
-				cb.substElem("Data", 6, typeString|typeArray)
-				cb.end()
-			})
-			arr := tval{typeString | typeArray, append(append(utf16le("one\x00\x00two"), 0, 0), utf16le("three ")...)}
-			off := cb.instanceRecord(1, def, append(systemVals("P", 1, 7), arr))
-			cb.record(2, ft2019, func() {
-				cb.fragment()
-				cb.instance(off, nil, append(systemVals("P", 1, 7), vstr("only")))
-				cb.eof()
-			})
-		},
-		want: []string{
-			"#1 2019-04-17T18:40:00.0000000Z\n" + systemWant + "\nData=one\nData=two\nData=three",
-			"#2 2019-04-17T18:40:00.0000000Z\n" + systemWant + "\nData=only",
-		},
-	}, {
-		name: "user-data-and-nested-binxml",
-		build: func(cb *chunkBuilder) {
-			def := cb.systemDef(func() {
-				cb.open("UserData", false)
-				cb.closeStart()
-				cb.subst(6, typeBinXML, true)
-				cb.end()
-			})
-			// Value 6 is BinXML: a fragment with a template instance of its
-			// own. It is written in place, after the other values, and its
-			// size patched into the value descriptor afterwards.
-			cb.record(1, ft2019, func() {
-				cb.fragment()
-				vals := append(systemVals("P", 1, 7), tval{typeBinXML, nil})
-				// Write the outer instance with a placeholder for value 6,
-				// then patch its size once the nested fragment is written.
-				cb.u8(tokTemplate)
-				cb.u8(1)
-				cb.u32(0)
-				defOff := cb.pos() + 4
-				cb.u32(uint32(defOff))
-				cb.u32(0)
-				cb.b = append(cb.b, make([]byte, 16)...)
-				sizeAt := cb.pos()
-				cb.u32(0)
-				start := cb.pos()
-				def()
-				binary.LittleEndian.PutUint32(cb.b[sizeAt:], uint32(cb.pos()-start))
-				cb.u32(uint32(len(vals)))
-				descAt := cb.pos()
-				for _, v := range vals {
-					cb.u16(uint16(len(v.data)))
-					cb.u8(v.typ)
-					cb.u8(0)
-				}
-				for _, v := range vals[:6] {
-					cb.b = append(cb.b, v.data...)
-				}
-				nestedStart := cb.pos()
-				cb.fragment()
-				cb.instance(0, func() {
-					cb.fragment()
-					cb.open("LogFileCleared", true)
-					cb.attr("xmlns", false)
-					cb.text("http://manifests.microsoft.com/win/2004/08/windows/eventlog")
-					cb.closeStart()
-					cb.substElem("SubjectUserName", 0, typeString)
-					cb.open("Param", true)
-					cb.attr("Kind", false)
-					cb.subst(1, typeUint32, false)
-					cb.closeStart()
-					cb.subst(2, typeSID, false)
-					cb.end()
-					cb.end()
-					cb.eof()
-				}, []tval{vstr("admin"), vu32(42), {typeSID, []byte{1, 1, 0, 0, 0, 0, 0, 5, 18, 0, 0, 0}}})
-				cb.eof()
-				binary.LittleEndian.PutUint16(cb.b[descAt+6*4:], uint16(cb.pos()-nestedStart))
-				cb.eof()
-			})
-		},
-		want: []string{"#1 2019-04-17T18:40:00.0000000Z\n" + systemWant +
-			"\nSubjectUserName=admin\nParam_Kind=42\nParam=S-1-5-18"},
-	}, {
-		name: "dynamic-data-name",
-		build: func(cb *chunkBuilder) {
-			def := cb.systemDef(func() {
-				cb.open("EventData", true)
-				cb.attr("Name", false)
-				cb.text("Task Disabled")
-				cb.closeStart()
+	name: "event-data",
+	build: func(cb *chunkBuilder) {
+		def := cb.systemDef(func() {
+			cb.open("EventData", false)
+			cb.closeStart()
+			for i, n := range []string{"CommandLine", "Source Name", "GrantedAccess", "Empty"} {
 				cb.open("Data", true)
 				cb.attr("Name", false)
-				cb.subst(6, typeString, false)
+				cb.text(n)
 				cb.closeStart()
-				cb.subst(7, typeString, false)
+				cb.subst(uint16(6+i), typeString, true)
 				cb.end()
-				cb.open("Data", true)
-				cb.attr("Name", false)
-				cb.subst(8, typeNull, true)
-				cb.closeStart()
-				cb.subst(7, typeString, false)
-				cb.end()
-				cb.end()
-			})
-			cb.instanceRecord(1, def, append(systemVals("P", 1, 7), vstr("Target Name"), vstr("v"), tval{typeNull, nil}))
-		},
-		want: []string{"#1 2019-04-17T18:40:00.0000000Z\n" + systemWant +
-			"\nEventData_Name=Task Disabled\nTargetName=v\nData=v"},
-	}, {
-		name: "plain-binxml-without-template",
-		build: func(cb *chunkBuilder) {
-			cb.noDepID = true
-			cb.record(9, ft2019, func() {
+			}
+			cb.open("Data", false) // unnamed, literal text with references
+			cb.closeStart()
+			cb.text("a")
+			cb.entityRef("amp")
+			cb.text("b")
+			cb.entityRef("lt")
+			cb.charRef(0xe9)
+			cb.cdata("<x> ")
+			cb.end()
+			cb.substElem("Data", 10, typeString)
+			cb.substElem("Binary", 11, typeBinary)
+			cb.end()
+		})
+		vals := append(systemVals("P", 1, 7),
+			vstr(`"C:\Windows\system32\cmd.exe" `), vstr("Defender"),
+			tval{typeHex32, []byte{0xff, 0xff, 0x1f, 0}}, tval{typeNull, nil},
+			vstr("second"), tval{typeBinary, []byte{0xde, 0xad, 0x0b}})
+		cb.record(1, ft2019, func() { cb.fragment(); cb.instance(0, def, vals); cb.eof() })
+	},
+	want: []string{"#1 2019-04-17T18:40:00.0000000Z\n" + systemWant +
+		"\nCommandLine=\"C:\\Windows\\system32\\cmd.exe\"\nSourceName=Defender\nGrantedAccess=0x1fffff" +
+		"\nData=a&b<é<x> \nData=second\nBinary=DEAD0B"},
+}, {
+	name: "template-reuse-and-string-array",
+	build: func(cb *chunkBuilder) {
+		def := cb.systemDef(func() {
+			cb.open("EventData", false)
+			cb.closeStart()
+			cb.substElem("Data", 6, typeString|typeArray)
+			cb.end()
+		})
+		arr := tval{typeString | typeArray, append(append(utf16le("one\x00\x00two"), 0, 0), utf16le("three ")...)}
+		off := cb.instanceRecord(1, def, append(systemVals("P", 1, 7), arr))
+		cb.record(2, ft2019, func() {
+			cb.fragment()
+			cb.instance(off, nil, append(systemVals("P", 1, 7), vstr("only")))
+			cb.eof()
+		})
+	},
+	want: []string{
+		"#1 2019-04-17T18:40:00.0000000Z\n" + systemWant + "\nData=one\nData=two\nData=three",
+		"#2 2019-04-17T18:40:00.0000000Z\n" + systemWant + "\nData=only",
+	},
+}, {
+	name: "user-data-and-nested-binxml",
+	build: func(cb *chunkBuilder) {
+		def := cb.systemDef(func() {
+			cb.open("UserData", false)
+			cb.closeStart()
+			cb.subst(6, typeBinXML, true)
+			cb.end()
+		})
+		// Value 6 is BinXML: a fragment with a template instance of its
+		// own. It is written in place, after the other values, and its
+		// size patched into the value descriptor afterwards.
+		cb.record(1, ft2019, func() {
+			cb.fragment()
+			vals := append(systemVals("P", 1, 7), tval{typeBinXML, nil})
+			// Write the outer instance with a placeholder for value 6,
+			// then patch its size once the nested fragment is written.
+			cb.u8(tokTemplate)
+			cb.u8(1)
+			cb.u32(0)
+			defOff := cb.pos() + 4
+			cb.u32(uint32(defOff))
+			cb.u32(0)
+			cb.b = append(cb.b, make([]byte, 16)...)
+			sizeAt := cb.pos()
+			cb.u32(0)
+			start := cb.pos()
+			def()
+			binary.LittleEndian.PutUint32(cb.b[sizeAt:], uint32(cb.pos()-start))
+			cb.u32(uint32(len(vals)))
+			descAt := cb.pos()
+			for _, v := range vals {
+				cb.u16(uint16(len(v.data)))
+				cb.u8(v.typ)
+				cb.u8(0)
+			}
+			for _, v := range vals[:6] {
+				cb.b = append(cb.b, v.data...)
+			}
+			nestedStart := cb.pos()
+			cb.fragment()
+			cb.instance(0, func() {
 				cb.fragment()
-				cb.open("Event", false)
+				cb.open("LogFileCleared", true)
+				cb.attr("xmlns", false)
+				cb.text("http://manifests.microsoft.com/win/2004/08/windows/eventlog")
 				cb.closeStart()
-				cb.open("System", false)
+				cb.substElem("SubjectUserName", 0, typeString)
+				cb.open("Param", true)
+				cb.attr("Kind", false)
+				cb.subst(1, typeUint32, false)
 				cb.closeStart()
-				cb.open("EventID", true)
-				cb.attr("Qualifiers", false)
-				cb.text("16384")
-				cb.closeStart()
-				cb.text("7036")
-				cb.end()
-				cb.open("TimeCreated", true)
-				cb.attr("SystemTime", false)
-				cb.text("2021-12-16T10:19:07.348731900Z")
-				cb.closeEmpty()
-				cb.end()
-				cb.open("EventData", false)
-				cb.closeStart()
-				cb.open("Data", true)
-				cb.attr("Name", false)
-				cb.text("param1")
-				cb.closeStart()
-				cb.text("Windows Update  ")
-				cb.end()
+				cb.subst(2, typeSID, false)
 				cb.end()
 				cb.end()
 				cb.eof()
-			})
-		},
-		want: []string{"#9 2019-04-17T18:40:00.0000000Z\nEventID_Qualifiers=16384\nEventID=7036\nTimeCreated_SystemTime=2021-12-16T10:19:07.348731900Z\nparam1=Windows Update"},
-	}, {
-		name: "corrupt-record-is-skipped",
-		build: func(cb *chunkBuilder) {
-			def := cb.systemDef(func() {})
-			off := cb.instanceRecord(1, def, systemVals("P", 1, 7))
-			bad := cb.pos()
-			cb.record(2, ft2019, func() {
-				cb.fragment()
-				cb.instance(off, nil, systemVals("P", 1, 7))
-				cb.eof()
-			})
-			cb.b[bad] = 'X' // break the second record's signature
-			cb.record(3, ft2019, func() {
-				cb.fragment()
-				cb.instance(bad+1, nil, systemVals("P", 1, 7)) // no template there
-				cb.eof()
-			})
-			cb.record(4, ft2019, func() {
-				cb.fragment()
-				cb.instance(off, nil, systemVals("P", 1, 7))
-				cb.eof()
-			})
-		},
-		want: []string{
-			"#1 2019-04-17T18:40:00.0000000Z\n" + systemWant,
-			"#4 2019-04-17T18:40:00.0000000Z\n" + systemWant,
-		},
-		wantErr: "chunk 0: record at offset 0x",
-	}}
+			}, []tval{vstr("admin"), vu32(42), {typeSID, []byte{1, 1, 0, 0, 0, 0, 0, 5, 18, 0, 0, 0}}})
+			cb.eof()
+			binary.LittleEndian.PutUint16(cb.b[descAt+6*4:], uint16(cb.pos()-nestedStart))
+			cb.eof()
+		})
+	},
+	want: []string{"#1 2019-04-17T18:40:00.0000000Z\n" + systemWant +
+		"\nSubjectUserName=admin\nParam_Kind=42\nParam=S-1-5-18"},
+}, {
+	name: "dynamic-data-name",
+	build: func(cb *chunkBuilder) {
+		def := cb.systemDef(func() {
+			cb.open("EventData", true)
+			cb.attr("Name", false)
+			cb.text("Task Disabled")
+			cb.closeStart()
+			cb.open("Data", true)
+			cb.attr("Name", false)
+			cb.subst(6, typeString, false)
+			cb.closeStart()
+			cb.subst(7, typeString, false)
+			cb.end()
+			cb.open("Data", true)
+			cb.attr("Name", false)
+			cb.subst(8, typeNull, true)
+			cb.closeStart()
+			cb.subst(7, typeString, false)
+			cb.end()
+			cb.end()
+		})
+		cb.instanceRecord(1, def, append(systemVals("P", 1, 7), vstr("Target Name"), vstr("v"), tval{typeNull, nil}))
+	},
+	want: []string{"#1 2019-04-17T18:40:00.0000000Z\n" + systemWant +
+		"\nEventData_Name=Task Disabled\nTargetName=v\nData=v"},
+}, {
+	name: "plain-binxml-without-template",
+	build: func(cb *chunkBuilder) {
+		cb.noDepID = true
+		cb.record(9, ft2019, func() {
+			cb.fragment()
+			cb.open("Event", false)
+			cb.closeStart()
+			cb.open("System", false)
+			cb.closeStart()
+			cb.open("EventID", true)
+			cb.attr("Qualifiers", false)
+			cb.text("16384")
+			cb.closeStart()
+			cb.text("7036")
+			cb.end()
+			cb.open("TimeCreated", true)
+			cb.attr("SystemTime", false)
+			cb.text("2021-12-16T10:19:07.348731900Z")
+			cb.closeEmpty()
+			cb.end()
+			cb.open("EventData", false)
+			cb.closeStart()
+			cb.open("Data", true)
+			cb.attr("Name", false)
+			cb.text("param1")
+			cb.closeStart()
+			cb.text("Windows Update  ")
+			cb.end()
+			cb.end()
+			cb.end()
+			cb.eof()
+		})
+	},
+	want: []string{"#9 2019-04-17T18:40:00.0000000Z\nEventID_Qualifiers=16384\nEventID=7036\nTimeCreated_SystemTime=2021-12-16T10:19:07.348731900Z\nparam1=Windows Update"},
+}, {
+	name: "corrupt-record-is-skipped",
+	build: func(cb *chunkBuilder) {
+		def := cb.systemDef(func() {})
+		off := cb.instanceRecord(1, def, systemVals("P", 1, 7))
+		bad := cb.pos()
+		cb.record(2, ft2019, func() {
+			cb.fragment()
+			cb.instance(off, nil, systemVals("P", 1, 7))
+			cb.eof()
+		})
+		cb.b[bad] = 'X' // break the second record's signature
+		cb.record(3, ft2019, func() {
+			cb.fragment()
+			cb.instance(bad+1, nil, systemVals("P", 1, 7)) // no template there
+			cb.eof()
+		})
+		cb.record(4, ft2019, func() {
+			cb.fragment()
+			cb.instance(off, nil, systemVals("P", 1, 7))
+			cb.eof()
+		})
+	},
+	want: []string{
+		"#1 2019-04-17T18:40:00.0000000Z\n" + systemWant,
+		"#4 2019-04-17T18:40:00.0000000Z\n" + systemWant,
+	},
+	wantErr: "chunk 0: record at offset 0x",
+}}
 
 func TestFlatten(t *testing.T) {
 	for _, tc := range flattenCases {

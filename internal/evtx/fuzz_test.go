@@ -99,7 +99,11 @@ func renderForGolden(data []byte) string {
 // Inputs are compact files (see fuzzExpand): without the 3,968 zero bytes
 // that pad every file header, and with real chunks cut after a few records,
 // inputs stay a few KiB, so that the fuzzer's minimization of each new input
-// takes milliseconds rather than its 60 s limit.
+// takes less time. Go minimizes every new input for up to
+// -fuzzminimizetime (60 s by default), so a short run spends most of its
+// time minimizing; prefer:
+//
+//	go test ./internal/evtx -run '^$' -fuzz FuzzOpenDecode -fuzztime 60s -fuzzminimizetime 100x
 func FuzzOpenDecode(f *testing.F) {
 	for _, tc := range flattenCases {
 		cb := newChunkBuilder()

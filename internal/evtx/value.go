@@ -313,6 +313,9 @@ func appendHexN(dst []byte, v uint64, n int) []byte {
 
 // appendGUID renders 16 bytes as 5770385F-C22A-43E0-BF4C-06F5698FFBD9: the
 // first three groups are little-endian integers, the last two are bytes.
+// Windows' XML rendering adds braces; evtx_dump, and so the regression .json
+// files (Provider_Guid, ProcessGuid, LogonGuid …), do not, and we match them.
+// A GUID the event stores as a string keeps whatever braces it has.
 func appendGUID(dst []byte, b []byte) []byte {
 	dst = appendHexN(dst, uint64(binary.LittleEndian.Uint32(b)), 8)
 	dst = append(dst, '-')

@@ -483,4 +483,3 @@ func (w *worker) match(file string, ev *event.Event) {
 		w.out = append(w.out, d)
 	}
 }
-

@@ -1,9 +1,12 @@
 package normalize
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/mamori-soc/mamori/internal/event"
 )
@@ -58,6 +61,7 @@ type Decoder struct {
 	outLimit int   // bound on out for this document (see maxOutput)
 	timeRank int   // rank in timeKeys of the key ev.Time came from (len(timeKeys): none yet)
 	shape    Shape // shape of the last document
+	win      bool  // emitting Windows event fields (see addScalar)
 	flags    uint8 // per-document facts found by detect (flag*)
 }
 
@@ -137,6 +141,7 @@ func (d *Decoder) JSON(doc []byte, ev *event.Event) error {
 	d.name = d.name[:0]
 	d.timeRank = len(timeKeys)
 	d.flags = 0
+	d.win = false
 	d.out, d.outLimit = 0, maxOutput(len(doc))
 	d.shape = d.detect()
 	switch d.shape {
@@ -219,19 +224,23 @@ func (d *Decoder) appendKey(dst []byte, k uint32, noSpace bool) []byte {
 	return dst
 }
 
-// addScalar adds scalar token t under name. null adds nothing; so does an empty string
-// when skipEmpty is set; containers are not scalars and are ignored.
-func (d *Decoder) addScalar(ev *event.Event, name []byte, t uint32, skipEmpty bool) {
+// addScalar adds scalar token t under name. null adds nothing; containers are not
+// scalars and are ignored. In Windows mode (d.win) a string loses its trailing
+// whitespace and an empty one adds nothing, as in Mamori's EVTX reader.
+func (d *Decoder) addScalar(ev *event.Event, name []byte, t uint32) {
 	if len(name) == 0 {
 		return
 	}
 	tk := &d.toks[t]
 	switch tk.kind {
 	case kindString:
-		if tk.start == tk.end && skipEmpty {
-			return
+		v := d.str(t)
+		if d.win {
+			if v = trimRightSpace(v); len(v) == 0 {
+				return
+			}
 		}
-		d.add(ev, name, d.str(t))
+		d.add(ev, name, v)
 	case kindNumber, kindTrue, kindFalse:
 		d.add(ev, name, d.doc[tk.start:tk.end])
 	}
@@ -352,6 +361,20 @@ func (d *Decoder) flatten(ev *event.Event, v uint32) {
 			d.flatten(ev, e)
 		}
 	default:
-		d.addScalar(ev, d.name, v, false)
+		d.addScalar(ev, d.name, v)
 	}
+}
+
+// trimRightSpace drops trailing Unicode whitespace. Mamori's EVTX reader does so to every
+// string, as evtx_dump (≥ 0.9) and so the SigmaHQ regression files do: Sysmon's
+// ParentCommandLine `"C:\Windows\system32\cmd.exe" ` must read the same whether it came
+// from an EVTX file, Winlogbeat or NXLog.
+func trimRightSpace(b []byte) []byte {
+	if len(b) == 0 {
+		return b
+	}
+	if c := b[len(b)-1]; c < utf8.RuneSelf && c != ' ' && (c < '\t' || c > '\r') {
+		return b
+	}
+	return bytes.TrimRightFunc(b, unicode.IsSpace)
 }

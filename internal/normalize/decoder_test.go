@@ -77,8 +77,8 @@ func TestShapes(t *testing.T) {
 			}, absent: []string{"EventData", "Provider"}},
 			{shape: ShapeFlatWindows, fields: map[string]string{
 				"Provider_Name": "Microsoft-Windows-Security-Auditing", "ProcessID": "1044", "ProcessId": "1044",
-				"Application": `\device\a&b.exe`, "Empty": "",
-			}, time: "2024-05-02T11:04:40.2Z", absent: []string{"EventData", "EventSourceName"}},
+				"Application": `\device\a&b.exe`,
+			}, time: "2024-05-02T11:04:40.2Z", absent: []string{"EventData", "EventSourceName", "Empty"}},
 			{shape: ShapeFlatWindows, fields: map[string]string{
 				"Provider_Name": "Microsoft-Windows-Sysmon", "Channel": "Microsoft-Windows-Sysmon/Operational", "EventID": "18",
 			}, time: "2024-05-02T11:05:02.77Z", absent: []string{"Source", "EventLog"}},
@@ -651,5 +651,32 @@ func TestOutputBound(t *testing.T) {
 	doc = []byte(`{"` + key[:10<<10] + `":[` + elems[:199] + `]}`)
 	if err := d.JSON(doc, &ev); err != nil || ev.Len() != 100 {
 		t.Fatalf("JSON(10 KB key over 100 elements) = %v with %d fields, want 100", err, ev.Len())
+	}
+}
+
+// TestWindowsValues: Windows fields lose trailing whitespace and empty values, as in
+// Mamori's EVTX reader (and evtx_dump); other JSON keeps its strings as they are.
+func TestWindowsValues(t *testing.T) {
+	tests := []struct {
+		name, in string
+		want     []string
+	}{
+		{name: "flat", in: `{"EventID":1,"Channel":"c","ParentCommandLine":"\"C:\\cmd.exe\" ","Empty":"","Tab":"a\t\r\n","Nbsp":"x\u00a0"}`,
+			want: []string{"EventID=1", "Channel=c", `ParentCommandLine="C:\cmd.exe"`, "Tab=a", "Nbsp=x"}},
+		{name: "evtx_dump", in: `{"Event":{"System":{"Computer":"pc ","Channel":""},"EventData":{"A":"x ","B":"","C":" "}},"meta":" kept "}`,
+			want: []string{"Computer=pc", "A=x", "meta= kept "}},
+		{name: "winlogbeat", in: `{"message":"m ","winlog":{"channel":"Security ","event_data":{"A":"x  ","B":""},"api":""}}`,
+			want: []string{"message=m ", "Channel=Security", "A=x"}},
+		{name: "generic", in: `{"a":"x ","b":""}`, want: []string{"a=x ", "b="}},
+	}
+	d := NewDecoder()
+	var ev event.Event
+	for _, tc := range tests {
+		if err := d.JSON([]byte(tc.in), &ev); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got := fields(&ev); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: fields\n got: %q\nwant: %q", tc.name, got, tc.want)
+		}
 	}
 }

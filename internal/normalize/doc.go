@@ -15,12 +15,12 @@
 //     <Element>_<Attribute> (Provider_Name, Provider_Guid, TimeCreated_SystemTime,
 //     Execution_ProcessID, Execution_ThreadID, Correlation_ActivityID, Security_UserID,
 //     EventID_Qualifiers), element text is <Element> (EventID, Version, Level, Task,
-//     Opcode, Keywords, EventRecordID, Channel, Computer); null and "" System values are
-//     omitted; xmlns attributes are dropped; EventData's own template name attribute is
-//     EventData_Name. EventData and UserData fields are named by
-//     their leaf element with spaces removed ("Source Name" → SourceName); an array gives
-//     one field per element with the same name. Of RenderingInfo only Message is kept (its
-//     rendered Level, Task… would collide with the numeric System fields).
+//     Opcode, Keywords, EventRecordID, Channel, Computer); null values (evtx_dump's absent
+//     Correlation, Security) are omitted; xmlns attributes are dropped; EventData's own
+//     template name attribute is EventData_Name. EventData and UserData fields are named
+//     by their leaf element with spaces removed ("Source Name" → SourceName); an array
+//     gives one field per element with the same name. Of RenderingInfo only Message is
+//     kept (its rendered Level, Task… would collide with the numeric System fields).
 //   - Winlogbeat/ECS (a "winlog" object): winlog.event_data.X → X (spaces removed),
 //     winlog.user_data leaves → their names (its xml_name is dropped), channel → Channel,
 //     event_id → EventID, provider_name → Provider_Name, provider_guid → Provider_Guid,
@@ -42,8 +42,9 @@
 //     table); ProviderGuid → Provider_Guid; RecordNumber → EventRecordID; TimeCreated →
 //     TimeCreated_SystemTime; a numeric Keywords (NXLog's signed decimal mask) becomes
 //     the EVTX hex form, -9218868437227405312 → 0x8010000000000000, which Sigma rules
-//     test. ev.Time comes from TimeCreated, else EventTime, else
-//     @timestamp, else TimeGenerated. NXLog's ThreadID → Execution_ThreadID and UserID →
+//     test. ev.Time comes from TimeCreated, else EventTime (NXLog's, in the collector's
+//     local time without a zone, so read as UTC), else @timestamp, else TimeGenerated.
+//     NXLog's ThreadID → Execution_ThreadID and UserID →
 //     Security_UserID, but only when the record has a top-level ThreadID (NXLog's execution
 //     block). ProcessID is always kept as ProcessID, because Security 5156/5158 carry an
 //     EventData field of that exact name (in the OTRF LSASS campaigns every ProcessID is
@@ -52,15 +53,19 @@
 //     expanded into fields. Every other key is already an EventData name and is kept with
 //     spaces removed; nested values are flattened with dots.
 //   - Any other JSON (Zeek, Suricata EVE, custom NDJSON): nested objects flatten to dotted
-//     names (alert.signature), arrays to repeated fields; ev.Time from the first top-level
-//     key of @timestamp, timestamp, ts, time, Timestamp, TimeGenerated, EventTime,
-//     eventTime, TimeCreated that parses (ISO 8601 with any zone form, or epoch seconds
-//     such as Zeek's 1588205199.82437; epoch ms/µs/ns integers by their length).
+//     names (alert.signature), arrays to repeated fields; ev.Time from the top-level key
+//     that comes first in @timestamp, timestamp, ts, time, Timestamp, TimeGenerated,
+//     EventTime, eventTime, TimeCreated and parses (ISO 8601 with any zone form, or epoch
+//     seconds such as Zeek's 1588205199.82437; epoch ms/µs/ns integers by their length).
 //
 // Values are text as a Sigma rule expects it: numbers exactly as written (EventID 4688,
 // 0.0008699893951416016), strings unescaped (including \uXXXX surrogate pairs; lone
 // surrogates become U+FFFD; other bytes are kept as they are), booleans true/false; null
-// adds no field; a field whose name would be empty is dropped. Values are not otherwise
-// normalised: GUID braces and case, and hex versus decimal, stay as the shipper wrote
-// them.
+// adds no field; a field whose name would be empty is dropped. Windows fields (all of an
+// evtx_dump or flat Windows record, winlog.* of a Winlogbeat one) lose trailing whitespace
+// and are omitted when empty, as Mamori's EVTX reader (internal/evtx) and evtx_dump do:
+// Sysmon's ParentCommandLine `"C:\Windows\system32\cmd.exe" ` reads the same from every
+// source. Other JSON keeps its strings, empty ones included. Apart from NXLog's Keywords,
+// values are not otherwise normalised: GUID braces and case and hex versus decimal stay as
+// the shipper wrote them. ev.Time is in UTC.
 package normalize

@@ -78,10 +78,11 @@ func (d *Decoder) expandXMLData(ev *event.Event, x []byte) bool {
 		}
 		d.val = appendXMLText(d.val[:0], val, false)
 		found = true
-		if hasField(ev, d.name, d.val) {
+		v := trimRightSpace(d.val) // Windows values, as in addScalar
+		if len(v) == 0 || hasField(ev, d.name, v) {
 			continue
 		}
-		d.add(ev, d.name, d.val)
+		d.add(ev, d.name, v)
 	}
 }
 

@@ -13,27 +13,18 @@ import (
 // System text elements by their own name (EventID, Channel, Computer) and EventData
 // fields by their Name with spaces removed ("Source Name" becomes SourceName).
 
-// addAs adds scalar token v under name; containers are flattened under name.
+// addAs adds value token v under name (containers flattened under it).
 // It uses d.name, so callers must not be building a name.
-func (d *Decoder) addAs(ev *event.Event, name string, v uint32, skipEmpty bool) {
+func (d *Decoder) addAs(ev *event.Event, name string, v uint32) {
 	d.name = append(d.name[:0], name...)
-	d.flatten1(ev, v, skipEmpty)
-}
-
-// flatten1 is flatten with the empty-string policy for scalars at the top.
-func (d *Decoder) flatten1(ev *event.Event, v uint32, skipEmpty bool) {
-	if k := d.toks[v].kind; k == kindObject || k == kindArray {
-		d.flatten(ev, v)
-		return
-	}
-	d.addScalar(ev, d.name, v, skipEmpty)
+	d.flatten(ev, v)
 }
 
 // emitXML adds the JSON rendering of an XML element (evtx_dump's form) whose name is
 // d.name[base:]. Attributes become <name>_<attribute>, "#text" the element itself,
 // child elements their own (leaf) names, arrays one field per element; xmlns
 // attributes are dropped. Spaces are removed from names.
-func (d *Decoder) emitXML(ev *event.Event, v uint32, base int, skipEmpty bool) {
+func (d *Decoder) emitXML(ev *event.Event, v uint32, base int) {
 	tk := &d.toks[v]
 	switch tk.kind {
 	case kindObject:
@@ -53,23 +44,23 @@ func (d *Decoder) emitXML(ev *event.Event, v uint32, base int, skipEmpty bool) {
 						d.name = append(d.name, '_')
 					}
 					d.name = d.appendKey(d.name, ak, true)
-					d.emitXML(ev, ak+1, base, skipEmpty)
+					d.emitXML(ev, ak+1, base)
 					d.name = d.name[:mark]
 				}
 			case d.keyIs(k, "#text"):
-				d.emitXML(ev, cv, base, skipEmpty)
+				d.emitXML(ev, cv, base)
 			default:
 				d.name = d.appendKey(d.name, k, true)
-				d.emitXML(ev, cv, mark, skipEmpty)
+				d.emitXML(ev, cv, mark)
 				d.name = d.name[:mark]
 			}
 		}
 	case kindArray:
 		for e := v + 1; e < tk.next; e = d.toks[e].next {
-			d.emitXML(ev, e, base, skipEmpty)
+			d.emitXML(ev, e, base)
 		}
 	default:
-		d.addScalar(ev, d.name[base:], v, skipEmpty)
+		d.addScalar(ev, d.name[base:], v)
 	}
 }
 
@@ -78,20 +69,22 @@ func (d *Decoder) emitEvtxDump(ev *event.Event) {
 	for k := uint32(1); k < d.toks[0].next; k = d.toks[k+1].next {
 		v := k + 1
 		if !d.keyIs(k, "Event") || d.toks[v].kind != kindObject {
+			d.win = false
 			d.name = d.appendKey(d.name[:0], k, false)
 			d.flatten(ev, v)
 			continue
 		}
+		d.win = true
 		for ck := v + 1; ck < d.toks[v].next; ck = d.toks[ck+1].next {
 			cv := ck + 1
 			switch {
 			case d.keyIs(ck, "#attributes"):
 				// Only xmlns.
 			case d.keyIs(ck, "System"):
-				// null and "" System values are omitted: evtx_dump writes an absent
-				// Correlation or Security as null.
+				// null System values (an absent Correlation or Security) are omitted,
+				// like every null and, for Windows fields, every empty string.
 				d.name = d.name[:0]
-				d.emitXML(ev, cv, 0, true)
+				d.emitXML(ev, cv, 0)
 			case d.keyIs(ck, "RenderingInfo"):
 				// Rendered text of Level, Task, Opcode, Keywords... would collide with the
 				// numeric System fields of the same names; only the message is kept.
@@ -100,7 +93,7 @@ func (d *Decoder) emitEvtxDump(ev *event.Event) {
 				}
 				for rk := cv + 1; rk < d.toks[cv].next; rk = d.toks[rk+1].next {
 					if d.keyIs(rk, "Message") {
-						d.addAs(ev, "Message", rk+1, true)
+						d.addAs(ev, "Message", rk+1)
 					}
 				}
 			default:
@@ -108,7 +101,7 @@ func (d *Decoder) emitEvtxDump(ev *event.Event) {
 				// own attributes follow the rule: EventData's template Name attribute is
 				// EventData_Name.
 				d.name = d.appendKey(d.name[:0], ck, true)
-				d.emitXML(ev, cv, 0, false)
+				d.emitXML(ev, cv, 0)
 			}
 		}
 	}
@@ -125,7 +118,9 @@ func (d *Decoder) emitWinlogbeat(ev *event.Event) {
 	for k := uint32(1); k < d.toks[0].next; k = d.toks[k+1].next {
 		v := k + 1
 		if d.toks[v].kind == kindObject && d.keyIs(k, "winlog") {
+			d.win = true
 			d.emitWinlog(ev, v)
+			d.win = false
 			continue
 		}
 		if d.keyIs(k, "@timestamp") {
@@ -149,7 +144,7 @@ func (d *Decoder) emitWinlog(ev *event.Event, w uint32) {
 		switch key := d.keyText(k); string(key) {
 		case "event_data":
 			d.name = d.name[:0]
-			d.emitXML(ev, v, 0, false)
+			d.emitXML(ev, v, 0)
 			continue
 		case "user_data":
 			if isObj {
@@ -158,37 +153,37 @@ func (d *Decoder) emitWinlog(ev *event.Event, w uint32) {
 						continue
 					}
 					d.name = d.appendKey(d.name[:0], uk, true)
-					d.emitXML(ev, uk+1, 0, false)
+					d.emitXML(ev, uk+1, 0)
 				}
 				continue
 			}
 		case "channel":
-			d.addAs(ev, "Channel", v, true)
+			d.addAs(ev, "Channel", v)
 			continue
 		case "event_id":
-			d.addAs(ev, "EventID", v, true)
+			d.addAs(ev, "EventID", v)
 			continue
 		case "provider_name":
-			d.addAs(ev, "Provider_Name", v, true)
+			d.addAs(ev, "Provider_Name", v)
 			continue
 		case "provider_guid":
-			d.addAs(ev, "Provider_Guid", v, true)
+			d.addAs(ev, "Provider_Guid", v)
 			continue
 		case "computer_name":
-			d.addAs(ev, "Computer", v, true)
+			d.addAs(ev, "Computer", v)
 			d.flags |= flagComputer
 			continue
 		case "record_id":
-			d.addAs(ev, "EventRecordID", v, true)
+			d.addAs(ev, "EventRecordID", v)
 			continue
 		case "version":
-			d.addAs(ev, "Version", v, true)
+			d.addAs(ev, "Version", v)
 			continue
 		case "activity_id":
-			d.addAs(ev, "Correlation_ActivityID", v, true)
+			d.addAs(ev, "Correlation_ActivityID", v)
 			continue
 		case "related_activity_id":
-			d.addAs(ev, "Correlation_RelatedActivityID", v, true)
+			d.addAs(ev, "Correlation_RelatedActivityID", v)
 			continue
 		case "process":
 			if isObj {
@@ -199,7 +194,7 @@ func (d *Decoder) emitWinlog(ev *event.Event, w uint32) {
 			if isObj {
 				for uk := v + 1; uk < d.toks[v].next; uk = d.toks[uk+1].next {
 					if d.keyIs(uk, "identifier") {
-						d.addAs(ev, "Security_UserID", uk+1, true)
+						d.addAs(ev, "Security_UserID", uk+1)
 						continue
 					}
 					d.name = append(d.name[:0], "winlog.user."...)
@@ -220,13 +215,13 @@ func (d *Decoder) emitWinlogProcess(ev *event.Event, p uint32) {
 	for k := p + 1; k < d.toks[p].next; k = d.toks[k+1].next {
 		v := k + 1
 		if d.keyIs(k, "pid") {
-			d.addAs(ev, "Execution_ProcessID", v, true)
+			d.addAs(ev, "Execution_ProcessID", v)
 			continue
 		}
 		if d.keyIs(k, "thread") && d.toks[v].kind == kindObject {
 			for tk := v + 1; tk < d.toks[v].next; tk = d.toks[tk+1].next {
 				if d.keyIs(tk, "id") {
-					d.addAs(ev, "Execution_ThreadID", tk+1, true)
+					d.addAs(ev, "Execution_ThreadID", tk+1)
 					continue
 				}
 				d.name = append(d.name[:0], "winlog.process.thread."...)
@@ -247,50 +242,51 @@ func (d *Decoder) emitWinlogProcess(ev *event.Event, p uint32) {
 // is kept, with spaces removed. See the package documentation for the table.
 func (d *Decoder) emitFlatWindows(ev *event.Event) {
 	nx := d.flags&flagNXLogExec != 0
+	d.win = true
 	for k := uint32(1); k < d.toks[0].next; k = d.toks[k+1].next {
 		v := k + 1
 		vk := d.toks[v].kind
 		if vk != kindObject && vk != kindArray {
 			switch key := d.keyText(k); string(key) {
 			case "Hostname":
-				d.addAs(ev, "Computer", v, true)
+				d.addAs(ev, "Computer", v)
 				continue
 			case "SourceName":
 				// NXLog's provider. Only the first one, and only when no other key names
 				// the provider: otherwise it is an EventData field (Windows Defender's
 				// "Source Name" with its space already stripped by the shipper).
 				if vk == kindString && d.flags&(flagProvider|flagOtherProvider) == 0 {
-					d.addAs(ev, "Provider_Name", v, true)
+					d.addAs(ev, "Provider_Name", v)
 					d.flags |= flagProvider
 					continue
 				}
 			case "EventSourceName", "Provider":
 				// Sentinel's SecurityEvent and WindowsEvent tables.
 				if vk == kindString && d.flags&flagProvider == 0 {
-					d.addAs(ev, "Provider_Name", v, true)
+					d.addAs(ev, "Provider_Name", v)
 					d.flags |= flagProvider
 					continue
 				}
 			case "EventLog":
 				if vk == kindString {
-					d.addAs(ev, "Channel", v, true)
+					d.addAs(ev, "Channel", v)
 					continue
 				}
 			case "Source":
 				if vk == kindString && d.flags&(flagEventLog|flagProvider) == flagEventLog {
-					d.addAs(ev, "Provider_Name", v, true)
+					d.addAs(ev, "Provider_Name", v)
 					d.flags |= flagProvider
 					continue
 				}
 			case "ProviderGuid":
-				d.addAs(ev, "Provider_Guid", v, true)
+				d.addAs(ev, "Provider_Guid", v)
 				continue
 			case "RecordNumber":
-				d.addAs(ev, "EventRecordID", v, true)
+				d.addAs(ev, "EventRecordID", v)
 				continue
 			case "TimeCreated":
 				d.offerTime(ev, 0, v)
-				d.addAs(ev, "TimeCreated_SystemTime", v, true)
+				d.addAs(ev, "TimeCreated_SystemTime", v)
 				continue
 			case "EventTime":
 				d.offerTime(ev, 1, v)
@@ -300,7 +296,7 @@ func (d *Decoder) emitFlatWindows(ev *event.Event) {
 				d.offerTime(ev, 3, v)
 			case "ThreadID":
 				if nx {
-					d.addAs(ev, "Execution_ThreadID", v, true)
+					d.addAs(ev, "Execution_ThreadID", v)
 					continue
 				}
 			case "ProcessID":
@@ -309,11 +305,11 @@ func (d *Decoder) emitFlatWindows(ev *event.Event) {
 				// cannot hold both: keep ProcessID as it is, and when the record carries
 				// NXLog's execution block (ThreadID) also offer it as Execution_ProcessID.
 				if nx {
-					d.addAs(ev, "Execution_ProcessID", v, true)
+					d.addAs(ev, "Execution_ProcessID", v)
 				}
 			case "UserID":
 				if nx {
-					d.addAs(ev, "Security_UserID", v, true)
+					d.addAs(ev, "Security_UserID", v)
 					continue
 				}
 			case "EventData":
