@@ -116,3 +116,87 @@ func TestCorpus(t *testing.T) {
 		t.Errorf("decoded %d records in all, want at least Velocidex's %d and 24,000", nRecords, nVelocidex)
 	}
 }
+
+// TestCorruptedRealFile damages copies of a real file in three ways and
+// checks that ReadFile reports each damage naming the file, the chunk and
+// the record offset, while every other record still comes out.
+func TestCorruptedRealFile(t *testing.T) {
+	path := filepath.Join(testDataDir(t), "evtx", "hayabusa-sample-evtx", "DeepBlueCLI", "many-events-application.evtx")
+	orig, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func(data []byte) (int, error) {
+		p := filepath.Join(t.TempDir(), "damaged.evtx")
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		err := ReadFile(p, func(*Record) error { n++; return nil })
+		if err != nil && !strings.HasPrefix(err.Error(), p+": ") {
+			t.Errorf("error does not name the file %s: %v", p, err)
+		}
+		return n, err
+	}
+	all, err := count(orig)
+	if err != nil {
+		t.Fatalf("undamaged file: %v", err)
+	}
+	// recordOffset returns the file offset of record k of chunk i.
+	recordOffset := func(data []byte, i, k int) int {
+		c := data[fileHeaderBlockSize+i*chunkSize:]
+		off := chunkHeaderSize
+		for range k {
+			off += le32(c, off+4)
+		}
+		return fileHeaderBlockSize + i*chunkSize + off
+	}
+
+	tests := []struct {
+		name     string
+		damage   func(b []byte) []byte
+		lost     int // records that must be missing, the damaged ones only
+		wantErrs []string
+	}{{
+		name: "record-signature",
+		damage: func(b []byte) []byte {
+			b[recordOffset(b, 1, 3)] = 'X'
+			return b
+		},
+		lost:     1,
+		wantErrs: []string{"chunk 1: record at offset 0x", "bad record signature"},
+	}, {
+		name: "binxml-token",
+		damage: func(b []byte) []byte {
+			b[recordOffset(b, 2, 5)+recordHeaderSize+4] = 0xee // the template instance token
+			return b
+		},
+		lost:     1,
+		wantErrs: []string{"chunk 2: record at offset 0x", "binxml unexpected token 0xee"},
+	}, {
+		// Chunk 20 is the last one in use; it holds 11 records.
+		name: "truncated-inside-a-record",
+		damage: func(b []byte) []byte {
+			return b[:recordOffset(b, 20, 5)+100]
+		},
+		lost:     6,
+		wantErrs: []string{"chunk 20: record at offset 0x", "out of range"},
+	}}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			n, err := count(tc.damage(append([]byte(nil), orig...)))
+			if err == nil {
+				t.Fatalf("no error, want %q", tc.wantErrs)
+			}
+			for _, w := range tc.wantErrs {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+			if n != all-tc.lost {
+				t.Errorf("decoded %d records, want %d of %d", n, all-tc.lost, all)
+			}
+			t.Logf("%d of %d records; %v", n, all, err)
+		})
+	}
+}

@@ -1,0 +1,735 @@
+// Package local is Mamori's embedded store: one SQLite database (pure Go,
+// WAL mode) holding events, alerts, organisations and detection cursors.
+// Writers are grouped: concurrent AppendEvents calls share one transaction
+// and one fsync, and each returns only after that commit.
+package local
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/mamori-soc/mamori/internal/alert"
+	"github.com/mamori-soc/mamori/internal/store"
+	"github.com/mamori-soc/mamori/internal/tenant"
+)
+
+// Config configures the store.
+type Config struct {
+	// Dir holds mamori.db. Required.
+	Dir string
+	// MinFreeDisk: below this many free bytes writes fail with
+	// store.ErrReadOnly instead of filling the disk. 0 means 256 MiB.
+	MinFreeDisk int64
+	// MaxBatch bounds the events of one grouped transaction. 0 means 20000.
+	MaxBatch int
+}
+
+// Store is the embedded store.
+type Store struct {
+	cfg  Config
+	log  *slog.Logger
+	db   *sql.DB // writer: one connection
+	rdb  *sql.DB // readers
+	reqs chan *appendReq
+	done chan struct{}
+	wg   sync.WaitGroup
+
+	closeOnce sync.Once
+}
+
+var _ store.Store = (*Store)(nil)
+
+type appendReq struct {
+	evs  []store.Event
+	n    int
+	err  error
+	done chan struct{}
+}
+
+const schema = `
+CREATE TABLE IF NOT EXISTS events (
+	seq      INTEGER PRIMARY KEY,
+	id       TEXT NOT NULL,
+	tenant   TEXT NOT NULL,
+	ts       INTEGER NOT NULL,
+	received INTEGER NOT NULL,
+	source   TEXT NOT NULL,
+	host     TEXT NOT NULL,
+	channel  TEXT NOT NULL,
+	event_id TEXT NOT NULL,
+	fields   TEXT NOT NULL,
+	raw      BLOB
+);
+CREATE UNIQUE INDEX IF NOT EXISTS events_id ON events(id);
+CREATE INDEX IF NOT EXISTS events_tenant_ts ON events(tenant, ts);
+CREATE INDEX IF NOT EXISTS events_ts ON events(ts);
+CREATE TABLE IF NOT EXISTS alerts (
+	id          TEXT PRIMARY KEY,
+	tenant      TEXT NOT NULL,
+	sector      TEXT NOT NULL,
+	rule_id     TEXT NOT NULL,
+	rule_title  TEXT NOT NULL,
+	rule_author TEXT NOT NULL,
+	level       TEXT NOT NULL,
+	techniques  TEXT NOT NULL,
+	tactics     TEXT NOT NULL,
+	host        TEXT NOT NULL,
+	user        TEXT NOT NULL,
+	src_ip      TEXT NOT NULL,
+	count       INTEGER NOT NULL,
+	first_seen  INTEGER NOT NULL,
+	last_seen   INTEGER NOT NULL,
+	status      TEXT NOT NULL,
+	correlation INTEGER NOT NULL,
+	event_seq   INTEGER NOT NULL,
+	event       TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alerts_tenant_seen ON alerts(tenant, last_seen);
+CREATE INDEX IF NOT EXISTS alerts_seen ON alerts(last_seen);
+CREATE TABLE IF NOT EXISTS tenants (
+	id     TEXT PRIMARY KEY,
+	name   TEXT NOT NULL UNIQUE,
+	sector TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS cursors (
+	name TEXT PRIMARY KEY,
+	seq  INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rule_overrides (
+	tenant  TEXT NOT NULL,
+	rule_id TEXT NOT NULL,
+	enabled INTEGER NOT NULL,
+	PRIMARY KEY (tenant, rule_id)
+);
+`
+
+// Open opens (creating if needed) the store in cfg.Dir.
+func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
+	if cfg.Dir == "" {
+		return nil, errors.New("local store: Dir is empty")
+	}
+	if cfg.MinFreeDisk == 0 {
+		cfg.MinFreeDisk = 256 << 20
+	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = 20000
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o750); err != nil {
+		return nil, fmt.Errorf("local store: %w", err)
+	}
+	path := filepath.Join(cfg.Dir, "mamori.db")
+	// synchronous(FULL): a commit is on disk before AppendEvents returns, so
+	// what was acknowledged survives a crash or power loss.
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("local store: open %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(1)
+	if _, err := db.ExecContext(ctx, schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("local store: schema: %w", err)
+	}
+	rdb, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=query_only(ON)")
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("local store: open %s: %w", path, err)
+	}
+	rdb.SetMaxOpenConns(4)
+	s := &Store{cfg: cfg, log: log, db: db, rdb: rdb, reqs: make(chan *appendReq, 1024), done: make(chan struct{})}
+	s.wg.Add(1)
+	go s.writer()
+	return s, nil
+}
+
+// Close stops the writer and closes the database.
+func (s *Store) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		close(s.done)
+		s.wg.Wait()
+		err = errors.Join(s.db.Close(), s.rdb.Close())
+	})
+	return err
+}
+
+// freeDisk returns the free bytes of the store's file system.
+func (s *Store) freeDisk() int64 {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(s.cfg.Dir, &st); err != nil {
+		return -1
+	}
+	return int64(st.Bavail) * int64(st.Bsize)
+}
+
+// AppendEvents implements store.Store.
+func (s *Store) AppendEvents(ctx context.Context, evs []store.Event) (int, error) {
+	if len(evs) == 0 {
+		return 0, nil
+	}
+	if free := s.freeDisk(); free >= 0 && free < s.cfg.MinFreeDisk {
+		return 0, store.ErrReadOnly
+	}
+	r := &appendReq{evs: evs, done: make(chan struct{})}
+	select {
+	case s.reqs <- r:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	case <-s.done:
+		return 0, errors.New("local store: closed")
+	}
+	// Once queued the request is committed or failed by the writer; wait for
+	// it even if ctx ends, so the caller never acknowledges an unknown state.
+	<-r.done
+	return r.n, r.err
+}
+
+// writer groups queued appends into transactions.
+func (s *Store) writer() {
+	defer s.wg.Done()
+	for {
+		var batch []*appendReq
+		select {
+		case r := <-s.reqs:
+			batch = append(batch, r)
+		case <-s.done:
+			// Fail whatever is still queued.
+			for {
+				select {
+				case r := <-s.reqs:
+					r.err = errors.New("local store: closed")
+					close(r.done)
+				default:
+					return
+				}
+			}
+		}
+		n := len(batch[0].evs)
+	gather:
+		for n < s.cfg.MaxBatch {
+			select {
+			case r := <-s.reqs:
+				batch = append(batch, r)
+				n += len(r.evs)
+			default:
+				break gather
+			}
+		}
+		err := s.commitEvents(batch)
+		for _, r := range batch {
+			if err != nil {
+				r.err, r.n = err, 0
+			}
+			close(r.done)
+		}
+	}
+}
+
+func (s *Store) commitEvents(batch []*appendReq) error {
+	tx, err := s.db.Begin()
+	if err != nil {
+		return fmt.Errorf("local store: begin: %w", err)
+	}
+	defer tx.Rollback()
+	stmt, err := tx.Prepare(`INSERT INTO events(id, tenant, ts, received, source, host, channel, event_id, fields, raw)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`)
+	if err != nil {
+		return fmt.Errorf("local store: prepare: %w", err)
+	}
+	defer stmt.Close()
+	var buf []byte
+	for _, r := range batch {
+		r.n = 0
+		for i := range r.evs {
+			ev := &r.evs[i]
+			buf = appendFieldsJSON(buf[:0], ev.Fields)
+			res, err := stmt.Exec(ev.ID, string(ev.Tenant), ev.Time.UnixMilli(), ev.Received.UnixMilli(), ev.Source, ev.Host, ev.Channel, ev.EventID, string(buf), ev.Raw)
+			if err != nil {
+				return fmt.Errorf("local store: insert event: %w", err)
+			}
+			if n, _ := res.RowsAffected(); n == 1 {
+				ev.Seq, _ = res.LastInsertId()
+				r.n++
+			}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("local store: commit: %w", err)
+	}
+	return nil
+}
+
+// appendFieldsJSON renders fields as a JSON object; repeated names become arrays.
+func appendFieldsJSON(dst []byte, fields []store.Field) []byte {
+	dst = append(dst, '{')
+	done := make(map[string]bool, 0)
+	for i, f := range fields {
+		if done[f.Name] {
+			continue
+		}
+		multi := false
+		for _, g := range fields[i+1:] {
+			if g.Name == f.Name {
+				multi = true
+				break
+			}
+		}
+		if len(dst) > 1 {
+			dst = append(dst, ',')
+		}
+		dst = appendJSONString(dst, f.Name)
+		dst = append(dst, ':')
+		if !multi {
+			dst = appendJSONString(dst, f.Value)
+			continue
+		}
+		done[f.Name] = true
+		dst = append(dst, '[')
+		first := true
+		for _, g := range fields[i:] {
+			if g.Name != f.Name {
+				continue
+			}
+			if !first {
+				dst = append(dst, ',')
+			}
+			first = false
+			dst = appendJSONString(dst, g.Value)
+		}
+		dst = append(dst, ']')
+	}
+	return append(dst, '}')
+}
+
+func appendJSONString(dst []byte, s string) []byte {
+	b, _ := json.Marshal(s)
+	return append(dst, b...)
+}
+
+func parseFieldsJSON(s string) ([]store.Field, error) {
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.UseNumber()
+	tok, err := dec.Token()
+	if err != nil || tok != json.Delim('{') {
+		return nil, fmt.Errorf("fields: not an object")
+	}
+	var out []store.Field
+	for dec.More() {
+		kt, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		name, _ := kt.(string)
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			return nil, err
+		}
+		switch x := v.(type) {
+		case []any:
+			for _, y := range x {
+				out = append(out, store.Field{Name: name, Value: fmt.Sprint(y)})
+			}
+		default:
+			out = append(out, store.Field{Name: name, Value: fmt.Sprint(x)})
+		}
+	}
+	return out, nil
+}
+
+const eventCols = `seq, id, tenant, ts, received, source, host, channel, event_id, fields, raw`
+
+func scanEvent(rows *sql.Rows) (store.Event, error) {
+	var ev store.Event
+	var tid, fields string
+	var ts, rcv int64
+	if err := rows.Scan(&ev.Seq, &ev.ID, &tid, &ts, &rcv, &ev.Source, &ev.Host, &ev.Channel, &ev.EventID, &fields, &ev.Raw); err != nil {
+		return ev, err
+	}
+	ev.Tenant = tenant.ID(tid)
+	ev.Time, ev.Received = time.UnixMilli(ts).UTC(), time.UnixMilli(rcv).UTC()
+	var err error
+	ev.Fields, err = parseFieldsJSON(fields)
+	return ev, err
+}
+
+// EventsAfter implements store.Store.
+func (s *Store) EventsAfter(ctx context.Context, seq int64, limit int) ([]store.Event, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+eventCols+` FROM events WHERE seq > ? ORDER BY seq LIMIT ?`, seq, limit)
+	if err != nil {
+		return nil, fmt.Errorf("local store: events after %d: %w", seq, err)
+	}
+	defer rows.Close()
+	var out []store.Event
+	for rows.Next() {
+		ev, err := scanEvent(rows)
+		if err != nil {
+			return nil, fmt.Errorf("local store: events after %d: %w", seq, err)
+		}
+		out = append(out, ev)
+	}
+	return out, rows.Err()
+}
+
+// LastSeq implements store.Store.
+func (s *Store) LastSeq(ctx context.Context) (int64, error) {
+	var n sql.NullInt64
+	err := s.rdb.QueryRowContext(ctx, `SELECT MAX(seq) FROM events`).Scan(&n)
+	return n.Int64, err
+}
+
+// inList renders "?, ?, ?" and appends the values to args.
+func inList[T ~string](vals []T, args []any) (string, []any) {
+	ph := make([]string, len(vals))
+	for i, v := range vals {
+		ph[i] = "?"
+		args = append(args, string(v))
+	}
+	return strings.Join(ph, ", "), args
+}
+
+// SearchEvents implements store.Store.
+func (s *Store) SearchEvents(ctx context.Context, q store.EventQuery) (*store.EventPage, error) {
+	if len(q.Tenants) == 0 {
+		return &store.EventPage{}, nil
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	limit = min(limit, 1000)
+	var where []string
+	var args []any
+	ph, args := inList(q.Tenants, args)
+	where = append(where, "tenant IN ("+ph+")")
+	if !q.Since.IsZero() {
+		where, args = append(where, "ts >= ?"), append(args, q.Since.UnixMilli())
+	}
+	if !q.Until.IsZero() {
+		where, args = append(where, "ts < ?"), append(args, q.Until.UnixMilli())
+	}
+	for _, f := range q.Filters {
+		switch f.Field {
+		case "host":
+			where, args = append(where, "host = ? COLLATE NOCASE"), append(args, f.Value)
+		case "channel":
+			where, args = append(where, "channel = ? COLLATE NOCASE"), append(args, f.Value)
+		case "event_id":
+			where, args = append(where, "event_id = ?"), append(args, f.Value)
+		default:
+			// A field may hold one value or an array of them.
+			where = append(where, `EXISTS (SELECT 1 FROM json_each(events.fields, ?) WHERE lower(value) = lower(?))`)
+			args = append(args, `$."`+strings.ReplaceAll(f.Field, `"`, ``)+`"`, f.Value)
+		}
+	}
+	if q.Text != "" {
+		where, args = append(where, "instr(lower(fields), lower(?)) > 0"), append(args, q.Text)
+	}
+	cond := strings.Join(where, " AND ")
+	page := &store.EventPage{}
+	if err := s.rdb.QueryRowContext(ctx, `SELECT COUNT(*) FROM events WHERE `+cond, args...).Scan(&page.Total); err != nil {
+		return nil, fmt.Errorf("local store: count events: %w", err)
+	}
+	if q.Before > 0 {
+		cond += " AND seq < ?"
+		args = append(args, q.Before)
+	}
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+eventCols+` FROM events WHERE `+cond+` ORDER BY seq DESC LIMIT ?`, append(args, limit+1)...)
+	if err != nil {
+		return nil, fmt.Errorf("local store: search events: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		ev, err := scanEvent(rows)
+		if err != nil {
+			return nil, fmt.Errorf("local store: search events: %w", err)
+		}
+		page.Events = append(page.Events, ev)
+	}
+	if len(page.Events) > limit {
+		page.Events = page.Events[:limit]
+		page.Next = page.Events[limit-1].Seq
+	}
+	return page, rows.Err()
+}
+
+// CommitDetections implements store.Store.
+func (s *Store) CommitDetections(ctx context.Context, cursor string, seq int64, alerts []alert.Alert) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("local store: begin: %w", err)
+	}
+	defer tx.Rollback()
+	if len(alerts) > 0 {
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO alerts(id, tenant, sector, rule_id, rule_title, rule_author, level, techniques, tactics,
+			host, user, src_ip, count, first_seen, last_seen, status, correlation, event_seq, event)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT(id) DO UPDATE SET count = excluded.count, first_seen = excluded.first_seen, last_seen = excluded.last_seen`)
+		if err != nil {
+			return fmt.Errorf("local store: prepare: %w", err)
+		}
+		defer stmt.Close()
+		for i := range alerts {
+			a := &alerts[i]
+			tech, _ := json.Marshal(nonNil(a.Techniques))
+			tac, _ := json.Marshal(nonNil(a.Tactics))
+			var fields []store.Field
+			for _, f := range a.Event {
+				fields = append(fields, store.Field{Name: f.Name, Value: f.Value})
+			}
+			ev := appendFieldsJSON(nil, fields)
+			corr := 0
+			if a.Correlation {
+				corr = 1
+			}
+			if _, err := stmt.ExecContext(ctx, a.ID, string(a.Tenant), string(a.Sector), a.RuleID, a.RuleTitle, a.RuleAuthor, a.Level, string(tech), string(tac),
+				a.Host, a.User, a.SrcIP, a.Count, a.FirstSeen.UnixMilli(), a.LastSeen.UnixMilli(), string(a.Status), corr, a.EventSeq, string(ev)); err != nil {
+				return fmt.Errorf("local store: store alert %s: %w", a.ID, err)
+			}
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO cursors(name, seq) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET seq = excluded.seq`, cursor, seq); err != nil {
+		return fmt.Errorf("local store: cursor %s: %w", cursor, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("local store: commit detections: %w", err)
+	}
+	return nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// Cursor implements store.Store.
+func (s *Store) Cursor(ctx context.Context, name string) (int64, error) {
+	var seq int64
+	err := s.rdb.QueryRowContext(ctx, `SELECT seq FROM cursors WHERE name = ?`, name).Scan(&seq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return seq, err
+}
+
+const alertCols = `id, tenant, sector, rule_id, rule_title, rule_author, level, techniques, tactics, host, user, src_ip, count, first_seen, last_seen, status, correlation, event_seq`
+
+func scanAlert(rows *sql.Rows, withEvent bool) (alert.Alert, error) {
+	var a alert.Alert
+	var tid, sector, tech, tac, status, ev string
+	var first, last int64
+	var corr int
+	dest := []any{&a.ID, &tid, &sector, &a.RuleID, &a.RuleTitle, &a.RuleAuthor, &a.Level, &tech, &tac, &a.Host, &a.User, &a.SrcIP, &a.Count, &first, &last, &status, &corr, &a.EventSeq}
+	if withEvent {
+		dest = append(dest, &ev)
+	}
+	if err := rows.Scan(dest...); err != nil {
+		return a, err
+	}
+	a.Tenant, a.Sector, a.Status, a.Correlation = tenant.ID(tid), tenant.Sector(sector), alert.Status(status), corr == 1
+	a.FirstSeen, a.LastSeen = time.UnixMilli(first).UTC(), time.UnixMilli(last).UTC()
+	_ = json.Unmarshal([]byte(tech), &a.Techniques)
+	_ = json.Unmarshal([]byte(tac), &a.Tactics)
+	if withEvent {
+		fields, err := parseFieldsJSON(ev)
+		if err != nil {
+			return a, err
+		}
+		for _, f := range fields {
+			a.Event = append(a.Event, alert.Field{Name: f.Name, Value: f.Value})
+		}
+	}
+	return a, nil
+}
+
+// SearchAlerts implements store.Store.
+func (s *Store) SearchAlerts(ctx context.Context, q store.AlertQuery) (*store.AlertPage, error) {
+	if len(q.Tenants) == 0 {
+		return &store.AlertPage{}, nil
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	limit = min(limit, 1000)
+	var where []string
+	var args []any
+	ph, args := inList(q.Tenants, args)
+	where = append(where, "tenant IN ("+ph+")")
+	if len(q.Sectors) > 0 {
+		ph, args = inList(q.Sectors, args)
+		where = append(where, "sector IN ("+ph+")")
+	}
+	if len(q.Levels) > 0 {
+		ph, args = inList(q.Levels, args)
+		where = append(where, "level IN ("+ph+")")
+	}
+	if len(q.Statuses) > 0 {
+		ph, args = inList(q.Statuses, args)
+		where = append(where, "status IN ("+ph+")")
+	}
+	if q.RuleID != "" {
+		where, args = append(where, "rule_id = ?"), append(args, q.RuleID)
+	}
+	if q.Technique != "" {
+		where, args = append(where, "instr(techniques, ?) > 0"), append(args, `"`+strings.ToUpper(q.Technique))
+	}
+	if !q.Since.IsZero() {
+		where, args = append(where, "last_seen >= ?"), append(args, q.Since.UnixMilli())
+	}
+	if !q.Until.IsZero() {
+		where, args = append(where, "first_seen < ?"), append(args, q.Until.UnixMilli())
+	}
+	cond := strings.Join(where, " AND ")
+	page := &store.AlertPage{}
+	if err := s.rdb.QueryRowContext(ctx, `SELECT COUNT(*) FROM alerts WHERE `+cond, args...).Scan(&page.Total); err != nil {
+		return nil, fmt.Errorf("local store: count alerts: %w", err)
+	}
+	if q.Cursor != "" {
+		ms, id, ok := strings.Cut(q.Cursor, ".")
+		t, err := strconv.ParseInt(ms, 10, 64)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("bad cursor %q", q.Cursor)
+		}
+		cond += " AND (last_seen < ? OR (last_seen = ? AND id < ?))"
+		args = append(args, t, t, id)
+	}
+	cols := alertCols
+	if q.WithEvents {
+		cols += ", event"
+	}
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+cols+` FROM alerts WHERE `+cond+` ORDER BY last_seen DESC, id DESC LIMIT ?`, append(args, limit+1)...)
+	if err != nil {
+		return nil, fmt.Errorf("local store: search alerts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		a, err := scanAlert(rows, q.WithEvents)
+		if err != nil {
+			return nil, fmt.Errorf("local store: search alerts: %w", err)
+		}
+		page.Alerts = append(page.Alerts, a)
+	}
+	if len(page.Alerts) > limit {
+		page.Alerts = page.Alerts[:limit]
+		last := page.Alerts[limit-1]
+		page.Next = strconv.FormatInt(last.LastSeen.UnixMilli(), 10) + "." + last.ID
+	}
+	return page, rows.Err()
+}
+
+// RecentAlerts implements store.Store.
+func (s *Store) RecentAlerts(ctx context.Context, since time.Time) ([]alert.Alert, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+alertCols+` FROM alerts WHERE last_seen >= ?`, since.UnixMilli())
+	if err != nil {
+		return nil, fmt.Errorf("local store: recent alerts: %w", err)
+	}
+	defer rows.Close()
+	var out []alert.Alert
+	for rows.Next() {
+		a, err := scanAlert(rows, false)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// PutTenant implements store.Store.
+func (s *Store) PutTenant(ctx context.Context, t tenant.Tenant) error {
+	if !tenant.ValidID(string(t.ID)) {
+		return fmt.Errorf("local store: invalid organisation id %q", t.ID)
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO tenants(id, name, sector) VALUES (?, ?, ?)
+		ON CONFLICT(id) DO UPDATE SET name = excluded.name, sector = excluded.sector`, string(t.ID), t.Name, string(t.Sector))
+	if err != nil {
+		return fmt.Errorf("local store: put organisation %s: %w", t.ID, err)
+	}
+	return nil
+}
+
+// Tenants implements store.Store.
+func (s *Store) Tenants(ctx context.Context) ([]tenant.Tenant, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT id, name, sector FROM tenants ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("local store: organisations: %w", err)
+	}
+	defer rows.Close()
+	var out []tenant.Tenant
+	for rows.Next() {
+		var t tenant.Tenant
+		var id, sector string
+		if err := rows.Scan(&id, &t.Name, &sector); err != nil {
+			return nil, err
+		}
+		t.ID, t.Sector = tenant.ID(id), tenant.Sector(sector)
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// SetRuleEnabled implements store.Store.
+func (s *Store) SetRuleEnabled(ctx context.Context, t tenant.ID, ruleID string, enabled bool) error {
+	e := 0
+	if enabled {
+		e = 1
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO rule_overrides(tenant, rule_id, enabled) VALUES (?, ?, ?)
+		ON CONFLICT(tenant, rule_id) DO UPDATE SET enabled = excluded.enabled`, string(t), ruleID, e)
+	return err
+}
+
+// DisabledRules implements store.Store.
+func (s *Store) DisabledRules(ctx context.Context) (map[tenant.ID]map[string]bool, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT tenant, rule_id FROM rule_overrides WHERE enabled = 0`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[tenant.ID]map[string]bool{}
+	for rows.Next() {
+		var t, r string
+		if err := rows.Scan(&t, &r); err != nil {
+			return nil, err
+		}
+		if out[tenant.ID(t)] == nil {
+			out[tenant.ID(t)] = map[string]bool{}
+		}
+		out[tenant.ID(t)][r] = true
+	}
+	return out, rows.Err()
+}
+
+// DeleteBefore implements store.Store.
+func (s *Store) DeleteBefore(ctx context.Context, t time.Time) (int64, error) {
+	ms := t.UnixMilli()
+	res, err := s.db.ExecContext(ctx, `DELETE FROM events WHERE ts < ?`, ms)
+	if err != nil {
+		return 0, fmt.Errorf("local store: retention: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	res, err = s.db.ExecContext(ctx, `DELETE FROM alerts WHERE last_seen < ?`, ms)
+	if err != nil {
+		return n, fmt.Errorf("local store: retention: %w", err)
+	}
+	m, _ := res.RowsAffected()
+	return n + m, nil
+}
