@@ -1,0 +1,559 @@
+// Package api is Mamori's HTTP JSON API: authentication, alerts, events,
+// organisations, users, tokens and rules. Every read goes through the query
+// package with the caller's scope; every handler checks the caller's role
+// before acting. Errors come from one catalogue with stable codes.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mamori-soc/mamori/internal/alert"
+	"github.com/mamori-soc/mamori/internal/auth"
+	"github.com/mamori-soc/mamori/internal/query"
+	"github.com/mamori-soc/mamori/internal/sigma"
+	"github.com/mamori-soc/mamori/internal/store"
+	"github.com/mamori-soc/mamori/internal/tenant"
+)
+
+// Rules is what the API needs to know about the loaded rules.
+type Rules interface {
+	Set() *sigma.Set
+	SetEnabled(ctx context.Context, t tenant.ID, ruleID string, enabled bool) error
+}
+
+// Orgs creates organisations.
+type Orgs interface {
+	PutTenant(ctx context.Context, t tenant.Tenant) error
+}
+
+// Options wires the API.
+type Options struct {
+	Auth    *auth.Service
+	Query   *query.Querier
+	Orgs    Orgs
+	Rules   Rules
+	Log     *slog.Logger
+	Metrics func(w io.Writer) // Prometheus text exposition
+	Ready   func() error      // nil when ready to serve
+}
+
+// API holds the handlers.
+type API struct{ o Options }
+
+// New returns the API.
+func New(o Options) *API {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	return &API{o: o}
+}
+
+// Register adds the API routes to mux.
+func (a *API) Register(mux *http.ServeMux) {
+	mux.HandleFunc("POST /api/v1/login", a.login)
+	mux.HandleFunc("GET /api/v1/me", a.authed(auth.ReadData, a.me, true))
+	mux.HandleFunc("GET /api/v1/alerts", a.authed(auth.ReadData, a.alerts, false))
+	mux.HandleFunc("GET /api/v1/events", a.authed(auth.ReadData, a.events, false))
+	mux.HandleFunc("GET /api/v1/orgs", a.authed(auth.ReadData, a.listOrgs, false))
+	mux.HandleFunc("POST /api/v1/orgs", a.authed(auth.Admin, a.createOrg, false))
+	mux.HandleFunc("GET /api/v1/users", a.authed(auth.Admin, a.listUsers, false))
+	mux.HandleFunc("POST /api/v1/users", a.authed(auth.Admin, a.createUser, false))
+	mux.HandleFunc("DELETE /api/v1/users/{name}", a.authed(auth.Admin, a.deleteUser, false))
+	mux.HandleFunc("GET /api/v1/tokens", a.authed(auth.Admin, a.listTokens, false))
+	mux.HandleFunc("POST /api/v1/tokens", a.authed(auth.Admin, a.createToken, false))
+	mux.HandleFunc("DELETE /api/v1/tokens/{id}", a.authed(auth.Admin, a.revokeToken, false))
+	mux.HandleFunc("GET /api/v1/rules", a.authed(auth.ReadData, a.listRules, false))
+	mux.HandleFunc("PUT /api/v1/orgs/{org}/rules/{rule}", a.authed(auth.ManageRules, a.setRule, false))
+	mux.HandleFunc("GET /api/v1/openapi.json", a.openapi)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, map[string]string{"status": "ok"}) })
+	mux.HandleFunc("GET /readyz", a.ready)
+	if a.o.Metrics != nil {
+		mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+			a.o.Metrics(w)
+		})
+	}
+}
+
+type principalKey struct{}
+
+// authed wraps a handler: it authenticates the caller and checks that its
+// role may perform the action. anyRole lets every authenticated non-ingest
+// caller through (for /me).
+func (a *API) authed(action auth.Action, h func(w http.ResponseWriter, r *http.Request, p auth.Principal), anyRole bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		tok := bearer(r)
+		if tok == "" {
+			writeError(w, ErrUnauthenticated, "send Authorization: Bearer <token>")
+			return
+		}
+		p, err := a.o.Auth.Authenticate(r.Context(), tok)
+		if err != nil {
+			writeError(w, ErrUnauthenticated, "")
+			return
+		}
+		if !p.Can(action) && !(anyRole && p.Role != auth.Ingest) {
+			writeError(w, ErrForbidden, fmt.Sprintf("role %s may not %s", p.Role, action))
+			return
+		}
+		h(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)), p)
+	}
+}
+
+func bearer(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if scheme, rest, ok := strings.Cut(h, " "); ok && strings.EqualFold(scheme, "bearer") {
+		return strings.TrimSpace(rest)
+	}
+	if c, err := r.Cookie("mamori_session"); err == nil {
+		return c.Value
+	}
+	return ""
+}
+
+func (a *API) ready(w http.ResponseWriter, r *http.Request) {
+	if a.o.Ready != nil {
+		if err := a.o.Ready(); err != nil {
+			writeError(w, ErrUnavailable, err.Error())
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (a *API) login(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Username string `json:"username"`
+		Password string `json:"password"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil {
+		writeError(w, ErrBadRequest, "body must be {\"username\": ..., \"password\": ...}")
+		return
+	}
+	tok, p, err := a.o.Auth.Login(r.Context(), req.Username, req.Password)
+	if err != nil {
+		if errors.Is(err, auth.ErrUnauthenticated) {
+			writeError(w, ErrUnauthenticated, "wrong user name or password")
+			return
+		}
+		a.internal(w, err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: "mamori_session", Value: tok, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+	writeJSON(w, http.StatusOK, map[string]any{"token": tok, "user": p.Name, "role": p.Role, "org_id": p.Tenant})
+}
+
+func (a *API) internal(w http.ResponseWriter, err error) {
+	a.o.Log.Error("api", "err", err)
+	writeError(w, ErrInternal, "")
+}
+
+func (a *API) me(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	writeJSON(w, http.StatusOK, map[string]any{"user": p.Name, "role": p.Role, "org_id": p.Tenant, "scope": p.Scope().String(),
+		"can": map[string]bool{"read": p.Can(auth.ReadData), "triage": p.Can(auth.Triage), "rules": p.Can(auth.ManageRules), "admin": p.Can(auth.Admin)}})
+}
+
+// parseTime accepts RFC 3339, Unix seconds, or a duration ago ("24h").
+func parseTime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return time.Unix(n, 0).UTC(), nil
+	}
+	if d, err := time.ParseDuration(s); err == nil {
+		return time.Now().Add(-d), nil
+	}
+	return time.Time{}, fmt.Errorf("bad time %q (want RFC 3339, Unix seconds or a duration ago like 24h)", s)
+}
+
+func list(vals []string) []string {
+	var out []string
+	for _, v := range vals {
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+func limitParam(s string) (int, error) {
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > 1000 {
+		return 0, fmt.Errorf("limit must be 1-1000, got %q", s)
+	}
+	return n, nil
+}
+
+// orgNames maps ids to names for the caller's scope.
+func (a *API) orgNames(ctx context.Context, scope tenant.Scope) map[tenant.ID]tenant.Tenant {
+	ts, _ := a.o.Query.Tenants(ctx, scope)
+	m := make(map[tenant.ID]tenant.Tenant, len(ts))
+	for _, t := range ts {
+		m[t.ID] = t
+	}
+	return m
+}
+
+type alertJSON struct {
+	alert.Alert
+	Org   string         `json:"org"`
+	Event map[string]any `json:"event,omitempty"`
+}
+
+func fieldsMap[F any](fields []F, name func(F) (string, string)) map[string]any {
+	m := make(map[string]any, len(fields))
+	for _, f := range fields {
+		k, v := name(f)
+		switch prev := m[k].(type) {
+		case nil:
+			m[k] = v
+		case string:
+			m[k] = []string{prev, v}
+		case []string:
+			m[k] = append(prev, v)
+		}
+	}
+	return m
+}
+
+func (a *API) alerts(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	q := r.URL.Query()
+	req := query.AlertRequest{Orgs: list(q["org"]), Levels: list(q["level"]), Statuses: list(q["status"]), RuleID: q.Get("rule_id"),
+		Technique: q.Get("technique"), Cursor: q.Get("cursor"), WithEvents: q.Get("events") != "false"}
+	for _, s := range list(q["sector"]) {
+		sec, err := tenant.ParseSector(s)
+		if err != nil {
+			writeError(w, ErrBadRequest, err.Error())
+			return
+		}
+		req.Sectors = append(req.Sectors, sec)
+	}
+	for _, l := range req.Levels {
+		if sigma.LevelRank(l) == 0 {
+			writeError(w, ErrBadRequest, fmt.Sprintf("unknown level %q", l))
+			return
+		}
+	}
+	for _, s := range req.Statuses {
+		if !alert.ValidStatus(s) {
+			writeError(w, ErrBadRequest, fmt.Sprintf("unknown status %q (want new, acknowledged, in_progress or closed)", s))
+			return
+		}
+	}
+	var err error
+	if req.Since, err = parseTime(q.Get("since")); err == nil {
+		req.Until, err = parseTime(q.Get("until"))
+	}
+	if err == nil {
+		req.Limit, err = limitParam(q.Get("limit"))
+	}
+	if err != nil {
+		writeError(w, ErrBadRequest, err.Error())
+		return
+	}
+	page, err := a.o.Query.Alerts(r.Context(), p.Scope(), req)
+	if err != nil {
+		if strings.Contains(err.Error(), "bad cursor") {
+			writeError(w, ErrBadRequest, err.Error())
+			return
+		}
+		a.internal(w, err)
+		return
+	}
+	names := a.orgNames(r.Context(), p.Scope())
+	out := make([]alertJSON, 0, len(page.Alerts))
+	for _, al := range page.Alerts {
+		j := alertJSON{Alert: al, Org: names[al.Tenant].Name}
+		if al.Techniques == nil {
+			j.Techniques = []string{}
+		}
+		if al.Tactics == nil {
+			j.Tactics = []string{}
+		}
+		if len(al.Event) > 0 {
+			j.Event = fieldsMap(al.Event, func(f alert.Field) (string, string) { return f.Name, f.Value })
+		}
+		out = append(out, j)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"alerts": out, "total": page.Total, "next": page.Next})
+}
+
+type eventJSON struct {
+	Seq      int64          `json:"seq"`
+	ID       string         `json:"id"`
+	OrgID    tenant.ID      `json:"org_id"`
+	Org      string         `json:"org"`
+	Sector   tenant.Sector  `json:"sector"`
+	Time     time.Time      `json:"timestamp"`
+	Received time.Time      `json:"received"`
+	Source   string         `json:"source"`
+	Host     string         `json:"host,omitempty"`
+	Channel  string         `json:"channel,omitempty"`
+	EventID  string         `json:"event_id,omitempty"`
+	Fields   map[string]any `json:"fields"`
+	Raw      string         `json:"raw,omitempty"`
+}
+
+func (a *API) events(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	q := r.URL.Query()
+	req := query.EventRequest{Orgs: list(q["org"]), Text: q.Get("q")}
+	var err error
+	if req.Since, err = parseTime(q.Get("since")); err == nil {
+		req.Until, err = parseTime(q.Get("until"))
+	}
+	if err == nil {
+		req.Limit, err = limitParam(q.Get("limit"))
+	}
+	if err == nil && q.Get("cursor") != "" {
+		req.Before, err = strconv.ParseInt(q.Get("cursor"), 10, 64)
+		if err != nil {
+			err = fmt.Errorf("bad cursor %q", q.Get("cursor"))
+		}
+	}
+	if err != nil {
+		writeError(w, ErrBadRequest, err.Error())
+		return
+	}
+	// Field filters: field=Name:value (repeatable) or field.Name=value.
+	for k, vs := range q {
+		if name, ok := strings.CutPrefix(k, "field."); ok && name != "" {
+			for _, v := range vs {
+				req.Filters = append(req.Filters, store.Filter{Field: name, Value: v})
+			}
+		}
+	}
+	for _, fv := range q["field"] {
+		name, v, ok := strings.Cut(fv, ":")
+		if !ok || name == "" {
+			writeError(w, ErrBadRequest, fmt.Sprintf("field filter %q must be Name:value", fv))
+			return
+		}
+		req.Filters = append(req.Filters, store.Filter{Field: name, Value: v})
+	}
+	page, err := a.o.Query.Events(r.Context(), p.Scope(), req)
+	if err != nil {
+		a.internal(w, err)
+		return
+	}
+	names := a.orgNames(r.Context(), p.Scope())
+	out := make([]eventJSON, 0, len(page.Events))
+	withRaw := q.Get("raw") == "true"
+	for _, ev := range page.Events {
+		t := names[ev.Tenant]
+		j := eventJSON{Seq: ev.Seq, ID: ev.ID, OrgID: ev.Tenant, Org: t.Name, Sector: t.Sector, Time: ev.Time, Received: ev.Received, Source: ev.Source,
+			Host: ev.Host, Channel: ev.Channel, EventID: ev.EventID, Fields: fieldsMap(ev.Fields, func(f store.Field) (string, string) { return f.Name, f.Value })}
+		if withRaw {
+			j.Raw = string(ev.Raw)
+		}
+		out = append(out, j)
+	}
+	next := ""
+	if page.Next > 0 {
+		next = strconv.FormatInt(page.Next, 10)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"events": out, "total": page.Total, "next": next})
+}
+
+func (a *API) listOrgs(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	ts, err := a.o.Query.Tenants(r.Context(), p.Scope())
+	if err != nil {
+		a.internal(w, err)
+		return
+	}
+	type org struct {
+		ID     tenant.ID     `json:"id"`
+		Name   string        `json:"name"`
+		Sector tenant.Sector `json:"sector"`
+	}
+	out := make([]org, 0, len(ts))
+	for _, t := range ts {
+		out = append(out, org{t.ID, t.Name, t.Sector})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"orgs": out})
+}
+
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeError(w, ErrBadRequest, "invalid JSON body: "+err.Error())
+		return false
+	}
+	return true
+}
+
+func (a *API) createOrg(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	var req struct {
+		ID     string `json:"id"`
+		Name   string `json:"name"`
+		Sector string `json:"sector"`
+	}
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	sec, err := tenant.ParseSector(req.Sector)
+	if err != nil || strings.TrimSpace(req.Name) == "" {
+		writeError(w, ErrBadRequest, fmt.Sprintf("name and a valid sector are required (%v)", err))
+		return
+	}
+	id := tenant.ID(req.ID)
+	if id == "" {
+		id = tenant.Slug(req.Name)
+	}
+	if !tenant.ValidID(string(id)) {
+		writeError(w, ErrBadRequest, fmt.Sprintf("invalid organisation id %q (a-z, 0-9, -)", id))
+		return
+	}
+	t := tenant.Tenant{ID: id, Name: strings.TrimSpace(req.Name), Sector: sec}
+	if err := a.o.Orgs.PutTenant(r.Context(), t); err != nil {
+		if strings.Contains(err.Error(), "UNIQUE") {
+			writeError(w, ErrConflict, fmt.Sprintf("an organisation named %q exists", t.Name))
+			return
+		}
+		a.internal(w, err)
+		return
+	}
+	a.o.Query.Invalidate()
+	writeJSON(w, http.StatusCreated, map[string]any{"id": t.ID, "name": t.Name, "sector": t.Sector})
+}
+
+func (a *API) listUsers(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	us, err := a.o.Auth.Users(r.Context())
+	if err != nil {
+		a.internal(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"users": us})
+}
+
+func (a *API) createUser(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	var req struct {
+		Name     string `json:"name"`
+		Password string `json:"password"`
+		Role     string `json:"role"`
+		Org      string `json:"org_id"`
+	}
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	role, err := auth.ParseRole(req.Role)
+	if err == nil && role == auth.Ingest {
+		err = errors.New("ingest is a token role; create a token instead")
+	}
+	if err == nil {
+		err = a.o.Auth.AddUser(r.Context(), req.Name, req.Password, role, tenant.ID(req.Org))
+	}
+	if err != nil {
+		if errors.Is(err, auth.ErrExists) {
+			writeError(w, ErrConflict, err.Error())
+			return
+		}
+		writeError(w, ErrBadRequest, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"name": req.Name, "role": role, "org_id": req.Org})
+}
+
+func (a *API) deleteUser(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	if err := a.o.Auth.DeleteUser(r.Context(), r.PathValue("name")); err != nil {
+		a.internal(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *API) listTokens(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	ts, err := a.o.Auth.Tokens(r.Context())
+	if err != nil {
+		a.internal(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tokens": ts})
+}
+
+func (a *API) createToken(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	var req struct {
+		Name string `json:"name"`
+		Role string `json:"role"`
+		Org  string `json:"org_id"`
+	}
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	role, err := auth.ParseRole(req.Role)
+	var tok string
+	if err == nil {
+		tok, err = a.o.Auth.CreateToken(r.Context(), req.Name, role, tenant.ID(req.Org))
+	}
+	if err != nil {
+		writeError(w, ErrBadRequest, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"token": tok, "name": req.Name, "role": role, "org_id": req.Org})
+}
+
+func (a *API) revokeToken(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	if err := a.o.Auth.Revoke(r.Context(), r.PathValue("id")); err != nil {
+		a.internal(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *API) listRules(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	set := a.o.Rules.Set()
+	type ruleJSON struct {
+		ID, Title, Author, Level, Status, Logsource string
+		Techniques                                  []string
+		Correlation                                 bool
+	}
+	out := make([]map[string]any, 0, len(set.Rules)+len(set.Correlations))
+	add := func(r *sigma.Rule, corr bool) {
+		out = append(out, map[string]any{"id": r.ID, "title": r.Title, "author": r.Author, "level": r.Level, "status": r.Status,
+			"logsource": r.Logsource.String(), "techniques": r.Techniques(), "correlation": corr, "path": r.Path})
+	}
+	for _, r := range set.Rules {
+		add(r, false)
+	}
+	for _, c := range set.Correlations {
+		add(c.Rule, true)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"rules": out, "total": len(out)})
+}
+
+func (a *API) setRule(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	org := tenant.ID(r.PathValue("org"))
+	if !p.Scope().Contains(org) {
+		writeError(w, ErrNotFound, fmt.Sprintf("no organisation %q in your scope", org))
+		return
+	}
+	var req struct {
+		Enabled bool `json:"enabled"`
+	}
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	if err := a.o.Rules.SetEnabled(r.Context(), org, r.PathValue("rule"), req.Enabled); err != nil {
+		writeError(w, ErrBadRequest, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"org_id": org, "rule_id": r.PathValue("rule"), "enabled": req.Enabled})
+}
