@@ -74,7 +74,9 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/rules", a.authed(auth.ReadData, a.listRules, false))
 	mux.HandleFunc("PUT /api/v1/orgs/{org}/rules/{rule}", a.authed(auth.ManageRules, a.setRule, false))
 	mux.HandleFunc("GET /api/v1/openapi.json", a.openapi)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, map[string]string{"status": "ok"}) })
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
 	mux.HandleFunc("GET /readyz", a.ready)
 	if a.o.Metrics != nil {
 		mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {

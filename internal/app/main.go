@@ -18,6 +18,11 @@ const (
 const usage = `mamori — national cyber situational awareness
 
 Usage:
+  mamori demo [flags]                the whole platform on a temporary data dir, fed by a national telemetry generator
+  mamori serve [flags]               run the platform: ingest, detection, alerts, API
+  mamori org add NAME --sector S     add an organisation (also: org list)
+  mamori user add NAME --role R      add a user (national_admin, national_analyst, org_analyst, org_viewer)
+  mamori token create NAME --role R  create an API or ingest token
   mamori hunt [flags] PATH...        run Sigma rules over EVTX / JSON logs
   mamori rules check DIR...          load rules and report every one that fails
   mamori rules update [--dir DIR]    download and verify the latest SigmaHQ rule release
@@ -38,6 +43,16 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		return cmdHunt(ctx, args[1:], stdout, stderr)
 	case "rules":
 		return cmdRules(ctx, args[1:], stdout, stderr)
+	case "serve":
+		return cmdServe(ctx, args[1:], stdout, stderr)
+	case "demo":
+		return cmdDemo(ctx, args[1:], stdout, stderr)
+	case "org":
+		return cmdOrg(ctx, args[1:], stdout, stderr)
+	case "user":
+		return cmdUser(ctx, args[1:], stdin, stdout, stderr)
+	case "token":
+		return cmdToken(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "mamori", Version())
 		return ExitOK

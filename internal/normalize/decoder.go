@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -25,6 +26,16 @@ const (
 	// ShapeFlatWindows is a flat Windows record as NXLog, Logstash or a SIEM export
 	// writes it: System and EventData fields side by side at the top level.
 	ShapeFlatWindows
+	// ShapeSuricata is a Suricata EVE record (event_type and timestamp, with src_ip,
+	// flow_id…): flattened like ShapeGeneric, with Channel suricata/<event_type>.
+	ShapeSuricata
+	// ShapeZeek is a Zeek JSON log record (_path, or ts, uid and id.orig_h): flattened
+	// like ShapeGeneric, with Channel zeek/<path>.
+	ShapeZeek
+	// ShapeFilebeat is a Filebeat document whose message is a web server access-log line
+	// or a syslog line (by event.dataset or log.file.path): the line is decoded with
+	// AccessLog or Syslog, the rest flattened.
+	ShapeFilebeat
 )
 
 func (s Shape) String() string {
@@ -35,6 +46,12 @@ func (s Shape) String() string {
 		return "winlogbeat"
 	case ShapeFlatWindows:
 		return "flat-windows"
+	case ShapeSuricata:
+		return "suricata"
+	case ShapeZeek:
+		return "zeek"
+	case ShapeFilebeat:
+		return "filebeat"
 	}
 	return "generic"
 }
@@ -45,6 +62,14 @@ func (s Shape) String() string {
 // After warm-up, decoding does not allocate: the tape, the name and value scratch buffers
 // and the event's arena keep their capacity.
 type Decoder struct {
+	// Now returns the current time. Syslog reads the year of an RFC 3164 timestamp
+	// ("Nov 23 14:00:00") from it. nil means time.Now; tests set a fixed clock.
+	Now func() time.Time
+	// SyslogLocation is the zone of syslog timestamps written without one (RFC 3164's
+	// "Nov 23 14:00:00"); nil means UTC. Timestamps with a zone, and JSON ones, do not
+	// use it.
+	SyslogLocation *time.Location
+
 	sc    scanner // tokenizer of the document
 	inner scanner // tokenizer of JSON nested in a string (an EventData column)
 
@@ -57,12 +82,23 @@ type Decoder struct {
 
 	nested []byte // JSON or XML held in a string (Sentinel's EventData), unescaped
 
-	out      int   // bytes of names and values added to the event so far
-	outLimit int   // bound on out for this document (see maxOutput)
-	timeRank int   // rank in timeKeys of the key ev.Time came from (len(timeKeys): none yet)
-	shape    Shape // shape of the last document
-	win      bool  // emitting Windows event fields (see addScalar)
-	flags    uint8 // per-document facts found by detect (flag*)
+	out      int       // bytes of names and values added to the event so far
+	outLimit int       // bound on out for this document (see maxOutput)
+	timeRank int       // rank in timeKeys of the key ev.Time came from (len(timeKeys): none yet)
+	shape    Shape     // shape of the last document
+	win      bool      // emitting Windows event fields (see addScalar)
+	flags    uint8     // per-document facts found by detect (flag*)
+	net      uint16    // facts about network-sensor and Filebeat documents (net*)
+	pathTok  uint32    // token of a Zeek _path or @stream (0: none)
+	typeTok  uint32    // token of a Suricata event_type
+	msgTok   uint32    // token of a Filebeat message
+	ref      time.Time // when non-zero, "now" for Syslog (a Filebeat @timestamp)
+
+	// Syslog and access logs.
+	facility uint8  // facility of the syslog message being read; 0xff: no PRI
+	prog     []byte // its program, lower-cased base name
+	num      []byte // scratch for numbers
+	web      []byte // unescaped access-log values
 }
 
 // Per-document facts.
@@ -140,7 +176,8 @@ func (d *Decoder) JSON(doc []byte, ev *event.Event) error {
 	d.doc, d.toks = doc, d.sc.toks
 	d.name = d.name[:0]
 	d.timeRank = len(timeKeys)
-	d.flags = 0
+	d.flags, d.net = 0, 0
+	d.pathTok, d.typeTok, d.msgTok = 0, 0, 0
 	d.win = false
 	d.out, d.outLimit = 0, maxOutput(len(doc))
 	d.shape = d.detect()
@@ -151,6 +188,12 @@ func (d *Decoder) JSON(doc []byte, ev *event.Event) error {
 		d.emitWinlogbeat(ev)
 	case ShapeFlatWindows:
 		d.emitFlatWindows(ev)
+	case ShapeSuricata:
+		d.emitSuricata(ev)
+	case ShapeZeek:
+		d.emitZeek(ev)
+	case ShapeFilebeat:
+		d.emitFilebeat(ev)
 	default:
 		d.emitGeneric(ev)
 	}
@@ -306,6 +349,8 @@ func (d *Decoder) detect() Shape {
 			}
 		case "ThreadID":
 			d.flags |= flagNXLogExec
+		default:
+			d.detectNet(k, key, vk)
 		}
 	}
 	switch {
@@ -316,7 +361,7 @@ func (d *Decoder) detect() Shape {
 	case eventID && windowsKey:
 		return ShapeFlatWindows
 	}
-	return ShapeGeneric
+	return d.netShape()
 }
 
 // hasMember reports whether object obj has key name.

@@ -84,20 +84,20 @@ func TestShapes(t *testing.T) {
 			}, time: "2024-05-02T11:05:02.77Z", absent: []string{"Source", "EventLog"}},
 		}},
 		{file: "zeek.ndjson", want: []want{
-			{shape: ShapeGeneric, time: "2024-05-02T11:04:31.865716Z", fields: map[string]string{
-				"id.orig_h": "10.1.2.3", "id.resp_p": "53", "rtt": "0.0008699893951416016", "AA": "false", "RD": "true",
+			{shape: ShapeZeek, time: "2024-05-02T11:04:31.865716Z", fields: map[string]string{
+				"Channel": "zeek/dns", "id.orig_h": "10.1.2.3", "id.resp_p": "53", "rtt": "0.0008699893951416016", "AA": "false", "RD": "true",
 			}, multi: map[string][]string{"answers": {"web.example.org", "10.9.8.7"}, "TTLs": {"2230.0", "41830.0"}}},
-			{shape: ShapeGeneric, time: "2024-05-02T11:04:31.82437Z", fields: map[string]string{
-				"ts": "1714647871.82437", "duration": "1.5e-3",
-			}, absent: []string{"tunnel_parents"}},
+			{shape: ShapeZeek, time: "2024-05-02T11:04:31.82437Z", fields: map[string]string{
+				"ts": "1714647871.82437", "duration": "1.5e-3", "Channel": "zeek/conn", "id.orig_h": "10.0.1.6", "id.resp_p": "53",
+			}, absent: []string{"tunnel_parents", "id_orig_h"}},
 		}},
 		{file: "suricata.ndjson", want: []want{
-			{shape: ShapeGeneric, time: "2024-05-02T11:04:31.856335Z", fields: map[string]string{
-				"alert.signature": "ET CHAT IRC authorization message", "alert.signature_id": "2000355",
+			{shape: ShapeSuricata, time: "2024-05-02T11:04:31.856335Z", fields: map[string]string{
+				"Channel": "suricata/alert", "alert.signature": "ET CHAT IRC authorization message", "alert.signature_id": "2000355",
 				"alert.metadata.updated_at": "2010_07_30", "flow.start": "2024-05-02T05:04:30.044623-0600",
 				"flow_id": "1127398650588751", "src_ip": "203.0.113.7",
 			}, absent: []string{"alert", "flow"}},
-			{shape: ShapeGeneric, time: "2024-05-02T11:04:32Z", fields: map[string]string{"dns.rrname": "café.example"}},
+			{shape: ShapeSuricata, time: "2024-05-02T11:04:32Z", fields: map[string]string{"dns.rrname": "café.example", "Channel": "suricata/dns"}},
 		}},
 	}
 	for _, tc := range tests {

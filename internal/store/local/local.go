@@ -158,6 +158,10 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 	return s, nil
 }
 
+// DB returns the writer connection, for packages that keep their own tables
+// in the same database file (auth).
+func (s *Store) DB() *sql.DB { return s.db }
+
 // Close stops the writer and closes the database.
 func (s *Store) Close() error {
 	var err error
