@@ -1,0 +1,497 @@
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/mamori-soc/mamori/internal/alert"
+	"github.com/mamori-soc/mamori/internal/api"
+	"github.com/mamori-soc/mamori/internal/auth"
+	"github.com/mamori-soc/mamori/internal/detect"
+	"github.com/mamori-soc/mamori/internal/event"
+	"github.com/mamori-soc/mamori/internal/ingest"
+	"github.com/mamori-soc/mamori/internal/normalize"
+	"github.com/mamori-soc/mamori/internal/query"
+	"github.com/mamori-soc/mamori/internal/sigma"
+	"github.com/mamori-soc/mamori/internal/store"
+	"github.com/mamori-soc/mamori/internal/store/local"
+	"github.com/mamori-soc/mamori/internal/tenant"
+)
+
+// Config is the server configuration file (YAML; unknown keys are errors).
+// Flags override it.
+type Config struct {
+	Listen     string         `yaml:"listen"` // HTTP API and ingest address
+	Data       string         `yaml:"data"`   // data directory
+	Rules      []string       `yaml:"rules"`  // Sigma rule directories
+	NoBuiltin  bool           `yaml:"no_builtin_rules"`
+	Logsources string         `yaml:"logsources"`   // extra logsource mapping file
+	Placehold  string         `yaml:"placeholders"` // placeholder values file
+	Retention  Duration       `yaml:"retention"`    // drop events older than this; default 30 days
+	MaxLag     int64          `yaml:"max_lag"`      // ingest answers 429 when detection lags more events than this; default 2,000,000
+	Syslog     []SyslogConfig `yaml:"syslog"`
+	LogLevel   string         `yaml:"log_level"` // debug, info, warn, error
+}
+
+// SyslogConfig is one syslog listener.
+type SyslogConfig struct {
+	UDP     string            `yaml:"udp"`
+	TCP     string            `yaml:"tcp"`
+	TLSCert string            `yaml:"tls_cert"`
+	TLSKey  string            `yaml:"tls_key"`
+	Org     string            `yaml:"org"`     // organisation id owning this listener
+	Sources map[string]string `yaml:"sources"` // sender CIDR → organisation id
+}
+
+// Duration is a time.Duration written as "30d", "12h", "90m".
+type Duration time.Duration
+
+// UnmarshalYAML parses days as well as Go durations.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := parseDays(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+func parseDays(s string) (time.Duration, error) {
+	if len(s) > 1 && s[len(s)-1] == 'd' {
+		var n int
+		if _, err := fmt.Sscanf(s, "%dd", &n); err == nil && n > 0 {
+			return time.Duration(n) * 24 * time.Hour, nil
+		}
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("bad duration %q (want e.g. 30d, 12h)", s)
+	}
+	return d, nil
+}
+
+// LoadConfig reads a config file strictly.
+func LoadConfig(path string) (Config, error) {
+	var c Config
+	f, err := os.Open(path)
+	if err != nil {
+		return c, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	dec := yaml.NewDecoder(f)
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return c, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+func (c *Config) defaults() {
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:8080"
+	}
+	if c.Retention == 0 {
+		c.Retention = Duration(30 * 24 * time.Hour)
+	}
+	if c.MaxLag == 0 {
+		c.MaxLag = 2_000_000
+	}
+}
+
+// Server is a running Mamori platform.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	store   *local.Store
+	auth    *auth.Service
+	query   *query.Querier
+	det     *detect.Detector
+	folder  *alert.Folder
+	ingest  *ingest.HTTP
+	syslogs []*ingest.Syslog
+	http    *http.Server
+	ln      net.Listener
+	rules   *rulesHolder
+
+	sectors  atomic.Pointer[map[tenant.ID]tenant.Sector]
+	disabled atomic.Pointer[map[tenant.ID]map[string]bool]
+
+	ready   atomic.Bool
+	started time.Time
+	alerts  atomic.Int64
+}
+
+type rulesHolder struct {
+	mu   sync.Mutex
+	set  *sigma.Set
+	srv  *Server
+	errs []error
+}
+
+func (h *rulesHolder) Set() *sigma.Set {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.set
+}
+
+func (h *rulesHolder) SetEnabled(ctx context.Context, t tenant.ID, ruleID string, enabled bool) error {
+	set := h.Set()
+	if set.RuleIndex(ruleID) < 0 {
+		found := false
+		for _, c := range set.Correlations {
+			found = found || c.ID == ruleID
+		}
+		if !found {
+			return fmt.Errorf("no loaded rule has id %q", ruleID)
+		}
+	}
+	if err := h.srv.store.SetRuleEnabled(ctx, t, ruleID, enabled); err != nil {
+		return err
+	}
+	return h.srv.refreshTenants(ctx)
+}
+
+// NewServer opens the store, loads the rules and prepares every component;
+// Run starts them.
+func NewServer(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
+	cfg.defaults()
+	if cfg.Data == "" {
+		return nil, errors.New("serve: no data directory (set data: in the config or --data)")
+	}
+	s := &Server{cfg: cfg, log: log, started: time.Now()}
+	st, err := local.Open(ctx, local.Config{Dir: cfg.Data}, log)
+	if err != nil {
+		return nil, err
+	}
+	s.store = st
+	if s.auth, err = auth.Open(ctx, st.DB(), 0); err != nil {
+		st.Close()
+		return nil, err
+	}
+	ro := ruleOptions{rules: cfg.Rules, noBuiltin: cfg.NoBuiltin, logsources: cfg.Logsources, placeholders: cfg.Placehold}
+	lr, err := ro.load()
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	for _, e := range lr.errs {
+		log.Warn("rule not loaded", "err", e)
+	}
+	log.Info("rules loaded", "rules", len(lr.set.Rules), "correlations", len(lr.set.Correlations), "failed", len(lr.errs), "dirs", lr.dirs)
+	s.rules = &rulesHolder{set: lr.set, srv: s, errs: lr.errs}
+	s.query = query.New(st)
+	if err := s.refreshTenants(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	s.folder = alert.NewFolder(0)
+	recent, err := st.RecentAlerts(ctx, time.Now().Add(-2*time.Hour))
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	for i := range recent {
+		s.folder.Remember(&recent[i])
+	}
+	s.det = detect.New(detect.Config{
+		Sector: func(t tenant.ID) tenant.Sector {
+			if m := s.sectors.Load(); m != nil {
+				if sec, ok := (*m)[t]; ok {
+					return sec
+				}
+			}
+			return tenant.Other
+		},
+		Disabled: func(t tenant.ID, rule string) bool {
+			m := s.disabled.Load()
+			return m != nil && (*m)[t][rule]
+		},
+	}, lr.set, &logSource{st: st}, &alertSink{srv: s}, log)
+	s.ingest = ingest.NewHTTP(ingest.Config{}, &eventSink{srv: s}, &ingestAuth{a: s.auth}, log)
+	for _, sc := range cfg.Syslog {
+		sl, err := s.openSyslog(sc)
+		if err != nil {
+			s.closeAll()
+			return nil, err
+		}
+		s.syslogs = append(s.syslogs, sl)
+	}
+	mux := http.NewServeMux()
+	s.ingest.Register(mux)
+	api.New(api.Options{Auth: s.auth, Query: s.query, Orgs: &orgWriter{srv: s}, Rules: s.rules, Log: log, Metrics: s.writeMetrics,
+		Ready: func() error {
+			if !s.ready.Load() {
+				return errors.New("starting")
+			}
+			return nil
+		}}).Register(mux)
+	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		s.closeAll()
+		return nil, fmt.Errorf("serve: listen %s: %w", cfg.Listen, err)
+	}
+	s.ln = ln
+	return s, nil
+}
+
+func (s *Server) openSyslog(sc SyslogConfig) (*ingest.Syslog, error) {
+	c := ingest.SyslogConfig{UDP: sc.UDP, TCP: sc.TCP, Tenant: tenant.ID(sc.Org), Sources: map[netip.Prefix]tenant.ID{}}
+	for cidr, org := range sc.Sources {
+		p, err := netip.ParsePrefix(cidr)
+		if err != nil {
+			return nil, fmt.Errorf("syslog sources: %w", err)
+		}
+		c.Sources[p] = tenant.ID(org)
+	}
+	if sc.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(sc.TLSCert, sc.TLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("syslog tls: %w", err)
+		}
+		c.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	return ingest.ListenSyslog(c, &eventSink{srv: s}, s.log)
+}
+
+// Addr returns the HTTP address the server listens on.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Syslogs returns the syslog listeners.
+func (s *Server) Syslogs() []*ingest.Syslog { return s.syslogs }
+
+// Auth returns the user and token service.
+func (s *Server) Auth() *auth.Service { return s.auth }
+
+// Store returns the store.
+func (s *Server) Store() store.Store { return s.store }
+
+// Detector returns the detection loop.
+func (s *Server) Detector() *detect.Detector { return s.det }
+
+func (s *Server) refreshTenants(ctx context.Context) error {
+	ts, err := s.store.Tenants(ctx)
+	if err != nil {
+		return err
+	}
+	m := make(map[tenant.ID]tenant.Sector, len(ts))
+	for _, t := range ts {
+		m[t.ID] = t.Sector
+	}
+	s.sectors.Store(&m)
+	d, err := s.store.DisabledRules(ctx)
+	if err != nil {
+		return err
+	}
+	s.disabled.Store(&d)
+	s.query.Invalidate()
+	return nil
+}
+
+// Run serves until ctx ends, then shuts down gracefully: it stops taking
+// requests, lets in-flight ingest finish, lets detection catch up with what
+// was acknowledged, and closes the store.
+func (s *Server) Run(ctx context.Context) error {
+	pos, err := s.store.Cursor(ctx, "detect")
+	if err != nil {
+		return err
+	}
+	detCtx, stopDet := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); s.det.Run(detCtx, pos) }()
+	slCtx, stopSyslog := context.WithCancel(context.WithoutCancel(ctx))
+	for _, sl := range s.syslogs {
+		wg.Add(1)
+		go func() { defer wg.Done(); sl.Serve(slCtx) }()
+	}
+	wg.Add(1)
+	go func() { defer wg.Done(); s.retention(detCtx) }()
+	errc := make(chan error, 1)
+	go func() { errc <- s.http.Serve(s.ln) }()
+	s.ready.Store(true)
+	s.log.Info("mamori serving", "addr", s.Addr(), "data", s.cfg.Data)
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	s.ready.Store(false)
+	s.log.Info("shutting down: draining ingest")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_ = s.http.Shutdown(sctx)
+	stopSyslog()
+	// Let detection reach what was acknowledged, within the deadline.
+	last, _ := s.store.LastSeq(sctx)
+	for s.det.Stats.Position.Load() < last && sctx.Err() == nil {
+		s.det.Notify()
+		time.Sleep(20 * time.Millisecond)
+	}
+	stopDet()
+	wg.Wait()
+	s.closeAll()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+func (s *Server) closeAll() {
+	if s.ln != nil {
+		s.ln.Close()
+	}
+	s.store.Close()
+}
+
+func (s *Server) retention(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		n, err := s.store.DeleteBefore(ctx, time.Now().Add(-time.Duration(s.cfg.Retention)))
+		if err != nil && ctx.Err() == nil {
+			s.log.Warn("retention", "err", err)
+		} else if n > 0 {
+			s.log.Info("retention: dropped old events and alerts", "rows", n)
+		}
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// eventSink makes ingested records durable in the store.
+type eventSink struct{ srv *Server }
+
+func (e *eventSink) Publish(ctx context.Context, recs []ingest.Record) error {
+	s := e.srv
+	last, err := s.store.LastSeq(ctx)
+	if err == nil && last-s.det.Stats.Position.Load() > s.cfg.MaxLag {
+		return fmt.Errorf("detection is %d events behind: %w", last-s.det.Stats.Position.Load(), ingest.ErrBusy)
+	}
+	evs := make([]store.Event, len(recs))
+	for i := range recs {
+		r := &recs[i]
+		ev := r.Event
+		en := normalize.EntitiesOf(ev)
+		se := store.Event{ID: r.ID, Tenant: r.Tenant, Time: ev.Time, Received: r.Received, Source: r.Source, Host: en.Host, Raw: r.Raw}
+		se.Fields = make([]store.Field, ev.Len())
+		for j := range se.Fields {
+			se.Fields[j] = store.Field{Name: string(ev.Name(j)), Value: string(ev.Value(j))}
+			switch se.Fields[j].Name {
+			case "Channel":
+				se.Channel = se.Fields[j].Value
+			case "EventID":
+				se.EventID = se.Fields[j].Value
+			}
+		}
+		evs[i] = se
+	}
+	if _, err := s.store.AppendEvents(ctx, evs); err != nil {
+		if errors.Is(err, store.ErrReadOnly) {
+			return fmt.Errorf("%w: %w", err, ingest.ErrBusy)
+		}
+		return err
+	}
+	s.det.Notify()
+	return nil
+}
+
+// ingestAuth accepts ingest tokens only.
+type ingestAuth struct{ a *auth.Service }
+
+func (i *ingestAuth) IngestTenant(ctx context.Context, cred string) (tenant.ID, error) {
+	p, err := i.a.Authenticate(ctx, cred)
+	if err != nil {
+		return "", err
+	}
+	if !p.Can(auth.SendEvents) || p.Tenant == "" {
+		return "", errors.New("not an ingest token")
+	}
+	return p.Tenant, nil
+}
+
+// logSource reads the stored event log for detection.
+type logSource struct {
+	st   *local.Store
+	pool []*event.Event
+}
+
+func (l *logSource) Next(ctx context.Context, after int64, max int) ([]detect.Item, error) {
+	evs, err := l.st.EventsAfter(ctx, after, max)
+	if err != nil || len(evs) == 0 {
+		return nil, err
+	}
+	for len(l.pool) < len(evs) {
+		l.pool = append(l.pool, &event.Event{})
+	}
+	items := make([]detect.Item, len(evs))
+	for i := range evs {
+		ev := l.pool[i]
+		ev.Reset()
+		ev.Time, ev.Tenant, ev.Source = evs[i].Time, string(evs[i].Tenant), evs[i].Source
+		for _, f := range evs[i].Fields {
+			ev.AddString(f.Name, f.Value)
+		}
+		items[i] = detect.Item{Seq: evs[i].Seq, Tenant: evs[i].Tenant, Event: ev}
+	}
+	return items, nil
+}
+
+// alertSink folds hits into alerts and stores them with the cursor.
+type alertSink struct{ srv *Server }
+
+func (a *alertSink) Commit(ctx context.Context, seq int64, hits []alert.Hit) error {
+	alerts := a.srv.folder.Fold(hits)
+	if err := a.srv.store.CommitDetections(ctx, "detect", seq, alerts); err != nil {
+		return err
+	}
+	a.srv.alerts.Add(int64(len(hits)))
+	return nil
+}
+
+// orgWriter creates organisations and refreshes the caches that know them.
+type orgWriter struct{ srv *Server }
+
+func (o *orgWriter) PutTenant(ctx context.Context, t tenant.Tenant) error {
+	if err := o.srv.store.PutTenant(ctx, t); err != nil {
+		return err
+	}
+	return o.srv.refreshTenants(ctx)
+}
+
+func (s *Server) writeMetrics(w io.Writer) {
+	acc, rej, busy, reqs := s.ingest.Stats().Snapshot()
+	last, _ := s.store.LastSeq(context.Background())
+	pos := s.det.Stats.Position.Load()
+	set := s.rules.Set()
+	fmt.Fprintf(w, "# HELP mamori_ingest_events_total Events accepted by ingest.\n# TYPE mamori_ingest_events_total counter\nmamori_ingest_events_total %d\n", acc)
+	fmt.Fprintf(w, "# HELP mamori_ingest_rejected_total Records rejected as malformed.\n# TYPE mamori_ingest_rejected_total counter\nmamori_ingest_rejected_total %d\n", rej)
+	fmt.Fprintf(w, "# HELP mamori_ingest_busy_total Requests refused with 429/503 because the pipeline was saturated.\n# TYPE mamori_ingest_busy_total counter\nmamori_ingest_busy_total %d\n", busy)
+	fmt.Fprintf(w, "# HELP mamori_ingest_requests_total Ingest requests served.\n# TYPE mamori_ingest_requests_total counter\nmamori_ingest_requests_total %d\n", reqs)
+	for _, sl := range s.syslogs {
+		r, b, u := sl.Counters()
+		fmt.Fprintf(w, "mamori_syslog_messages_total %d\nmamori_syslog_bad_total %d\nmamori_syslog_unknown_sender_total %d\n", r, b, u)
+	}
+	fmt.Fprintf(w, "# HELP mamori_events_stored_seq Highest stored event sequence number.\n# TYPE mamori_events_stored_seq gauge\nmamori_events_stored_seq %d\n", last)
+	fmt.Fprintf(w, "# HELP mamori_detect_queue_depth Stored events not yet run through detection.\n# TYPE mamori_detect_queue_depth gauge\nmamori_detect_queue_depth %d\n", last-pos)
+	fmt.Fprintf(w, "# HELP mamori_detect_events_total Events run through the rules.\n# TYPE mamori_detect_events_total counter\nmamori_detect_events_total %d\n", s.det.Stats.Events.Load())
+	fmt.Fprintf(w, "# HELP mamori_detect_rule_eval_seconds_total Time spent matching events against the rules.\n# TYPE mamori_detect_rule_eval_seconds_total counter\nmamori_detect_rule_eval_seconds_total %g\n", float64(s.det.Stats.MatchNanos.Load())/1e9)
+	fmt.Fprintf(w, "# HELP mamori_detect_hits_total Rule and correlation hits.\n# TYPE mamori_detect_hits_total counter\nmamori_detect_hits_total %d\n", s.det.Stats.Hits.Load())
+	fmt.Fprintf(w, "# HELP mamori_rules_loaded Detection and correlation rules loaded.\n# TYPE mamori_rules_loaded gauge\nmamori_rules_loaded %d\n", len(set.Rules)+len(set.Correlations))
+	fmt.Fprintf(w, "# HELP mamori_uptime_seconds Seconds since start.\n# TYPE mamori_uptime_seconds gauge\nmamori_uptime_seconds %g\n", time.Since(s.started).Seconds())
+}

@@ -1,0 +1,62 @@
+// Package ingest receives telemetry the way shippers already send it: NDJSON
+// over HTTP, the Elasticsearch _bulk API (with the handful of endpoints Beats,
+// Logstash, Fluent Bit and Vector probe at start), and syslog over UDP, TCP
+// and TLS. It normalizes each record, reports bad records with their
+// position, and acknowledges a sender only after its Sink has made the
+// records durable. When the pipeline is saturated it answers 429/503 instead
+// of dropping anything.
+package ingest
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"time"
+
+	"github.com/mamori-soc/mamori/internal/event"
+	"github.com/mamori-soc/mamori/internal/tenant"
+)
+
+// Record is one received and normalized record.
+type Record struct {
+	Tenant   tenant.ID
+	Source   string // bulk, ndjson, syslog-udp, syslog-tcp, syslog-tls
+	ID       string // stable id: the sender's _id, else a hash of tenant and raw bytes
+	Raw      []byte
+	Event    *event.Event
+	Received time.Time
+}
+
+// Sink accepts records.
+//
+// Publish returns nil only once every record is durable enough to
+// acknowledge to the sender. It may keep neither recs nor anything reachable
+// from them after returning. ErrBusy (or an error wrapping it) tells the
+// sender to retry later.
+type Sink interface {
+	Publish(ctx context.Context, recs []Record) error
+}
+
+// ErrBusy is returned by a Sink that is saturated.
+var ErrBusy = errors.New("pipeline saturated, retry later")
+
+// Authenticator maps a sender's credential to the organisation it may send for.
+type Authenticator interface {
+	IngestTenant(ctx context.Context, credential string) (tenant.ID, error)
+}
+
+// RecordID derives a record's stable id: the sender's id when it gave one,
+// else a hash of tenant and raw bytes, so that a retried batch is stored once.
+func RecordID(tid tenant.ID, senderID string, raw []byte) string {
+	h := sha256.New()
+	h.Write([]byte(tid))
+	h.Write([]byte{0})
+	if senderID != "" {
+		h.Write([]byte{1})
+		h.Write([]byte(senderID))
+	} else {
+		h.Write(raw)
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
