@@ -119,6 +119,7 @@ type Server struct {
 	auth    *auth.Service
 	query   *query.Querier
 	det     *detect.Detector
+	src     *logSource
 	folder  *alert.Folder
 	ingest  *ingest.HTTP
 	syslogs []*ingest.Syslog
@@ -206,6 +207,7 @@ func NewServer(ctx context.Context, cfg Config, log *slog.Logger) (*Server, erro
 	for i := range recent {
 		s.folder.Remember(&recent[i])
 	}
+	s.src = &logSource{st: st}
 	s.det = detect.New(detect.Config{
 		Sector: func(t tenant.ID) tenant.Sector {
 			if m := s.sectors.Load(); m != nil {
@@ -219,7 +221,7 @@ func NewServer(ctx context.Context, cfg Config, log *slog.Logger) (*Server, erro
 			m := s.disabled.Load()
 			return m != nil && (*m)[t][rule]
 		},
-	}, lr.set, &logSource{st: st}, &alertSink{srv: s}, log)
+	}, lr.set, s.src, &alertSink{srv: s}, log)
 	s.ingest = ingest.NewHTTP(ingest.Config{}, &eventSink{srv: s}, &ingestAuth{a: s.auth}, log)
 	for _, sc := range cfg.Syslog {
 		sl, err := s.openSyslog(sc)
@@ -407,6 +409,13 @@ func (e *eventSink) Publish(ctx context.Context, recs []ingest.Record) error {
 		}
 		return err
 	}
+	items := make([]detect.Item, 0, len(evs))
+	for i := range evs {
+		if evs[i].Seq != 0 { // 0: a duplicate, already stored and detected
+			items = append(items, detect.Item{Seq: evs[i].Seq, Tenant: recs[i].Tenant, Event: recs[i].Event})
+		}
+	}
+	s.src.push(items)
 	s.det.Notify()
 	return nil
 }
@@ -425,13 +434,81 @@ func (i *ingestAuth) IngestTenant(ctx context.Context, cred string) (tenant.ID, 
 	return p.Tenant, nil
 }
 
-// logSource reads the stored event log for detection.
+// logSource feeds detection. Events just committed by ingest are handed
+// over in memory (no read-back, no re-decoding); the stored log is read
+// when they are not there (after a restart, or when the hand-over queue
+// overflowed), so nothing stored is ever skipped.
 type logSource struct {
 	st   *local.Store
 	pool []*event.Event
+
+	mu      sync.Mutex
+	queue   map[int64]detect.Item // committed, not yet detected, by Seq
+	gapFrom time.Time             // when Next first found the queue not starting at after+1
+}
+
+// maxHandover bounds the in-memory hand-over queue.
+const maxHandover = 500_000
+
+// push hands committed events to detection.
+func (l *logSource) push(items []detect.Item) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.queue == nil {
+		l.queue = map[int64]detect.Item{}
+	}
+	for _, it := range items {
+		if len(l.queue) >= maxHandover {
+			return // detection will read these from the store
+		}
+		l.queue[it.Seq] = it
+	}
 }
 
 func (l *logSource) Next(ctx context.Context, after int64, max int) ([]detect.Item, error) {
+	l.mu.Lock()
+	var items []detect.Item
+	for seq := after + 1; len(items) < max; seq++ {
+		it, ok := l.queue[seq]
+		if !ok {
+			break
+		}
+		delete(l.queue, seq)
+		items = append(items, it)
+	}
+	// Forget anything at or before after (already detected through the store).
+	if len(items) == 0 && len(l.queue) > 0 {
+		for seq := range l.queue {
+			if seq <= after {
+				delete(l.queue, seq)
+			}
+		}
+	}
+	pending := len(l.queue)
+	l.mu.Unlock()
+	if len(items) > 0 {
+		l.gapFrom = time.Time{}
+		return items, nil
+	}
+	last, err := l.st.LastSeq(ctx)
+	if err != nil || last <= after {
+		return nil, err
+	}
+	// Stored events that are not (yet) in the queue: a concurrent ingest may
+	// be about to hand them over; give it a moment before reading the store.
+	if pending > 0 {
+		if l.gapFrom.IsZero() {
+			l.gapFrom = time.Now()
+		}
+		if time.Since(l.gapFrom) < 200*time.Millisecond {
+			return nil, nil
+		}
+	}
+	l.gapFrom = time.Time{}
+	return l.fromStore(ctx, after, max)
+}
+
+func (l *logSource) fromStore(ctx context.Context, after int64, max int) ([]detect.Item, error) {
 	evs, err := l.st.EventsAfter(ctx, after, max)
 	if err != nil || len(evs) == 0 {
 		return nil, err

@@ -136,7 +136,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 	path := filepath.Join(cfg.Dir, "mamori.db")
 	// synchronous(FULL): a commit is on disk before AppendEvents returns, so
 	// what was acknowledged survives a crash or power loss.
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&_txlock=immediate"
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=wal_autocheckpoint(16384)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("local store: open %s: %w", path, err)
@@ -321,9 +321,34 @@ func appendFieldsJSON(dst []byte, fields []store.Field) []byte {
 	return append(dst, '}')
 }
 
+// appendJSONString appends s as a JSON string (RFC 8259 escaping; invalid
+// UTF-8 is kept byte for byte, as SQLite stores it).
 func appendJSONString(dst []byte, s string) []byte {
-	b, _ := json.Marshal(s)
-	return append(dst, b...)
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			dst = append(dst, '\\', c)
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		default:
+			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
+		}
+		start = i + 1
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
 }
 
 func parseFieldsJSON(s string) ([]store.Field, error) {
