@@ -1,0 +1,12 @@
+// Package simulate generates realistic, deterministic security telemetry for a national
+// centre watching some forty organisations across every sector: Winlogbeat and Filebeat
+// documents for Elasticsearch _bulk, Suricata EVE and Zeek JSON lines, and RFC 5424 and
+// RFC 3164 syslog, as real shippers send them, with a benign baseline and attack
+// scenarios (brute force, phishing, credential dumping, lateral movement, ransomware
+// preparation, web shells, DNS tunnelling, beaconing) played by attacker groups whose
+// infrastructure is shared across organisations. It owns the fictional estate (orgs,
+// hosts, users, networks, attackers), the source formats and the scenario catalogue, and
+// it is a pure function of its seed and the calls made: it must never do I/O, open a
+// network connection, read the clock or keep global mutable state, and it never imports
+// ingest, normalize or sigma. The demo delivers the records it returns.
+package simulate
