@@ -52,7 +52,7 @@ func (h *HTTP) bulk(w http.ResponseWriter, r *http.Request) {
 	br := bufio.NewReaderSize(body, 1<<16)
 	var items []bulkItem
 	var recs []Record
-	var recItem []int // index in items of each record
+	occ := occurrences{}
 	line := 0
 	next := func() ([]byte, error) {
 		for {
@@ -117,7 +117,7 @@ func (h *HTTP) bulk(w http.ResponseWriter, r *http.Request) {
 			if op == "update" {
 				it.status, it.err = http.StatusBadRequest, "update is not supported: Mamori stores events immutably"
 				items = append(items, it)
-			} else if rec, nerr := dec.decode("json", tid, meta.ID, bytes.TrimSpace(doc), now); nerr != nil {
+			} else if rec, nerr := dec.decode("json", tid, meta.ID, bytes.TrimSpace(doc), occ.next(bytes.TrimSpace(doc)), now); nerr != nil {
 				it.status, it.err = http.StatusBadRequest, fmt.Sprintf("line %d: %v", line, nerr)
 				items = append(items, it)
 			} else {
@@ -126,7 +126,6 @@ func (h *HTTP) bulk(w http.ResponseWriter, r *http.Request) {
 					it.id = rec.ID
 				}
 				it.status = http.StatusCreated
-				recItem = append(recItem, len(items))
 				items = append(items, it)
 				recs = append(recs, rec)
 			}

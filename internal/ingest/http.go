@@ -253,6 +253,7 @@ func (h *HTTP) ndjson(w http.ResponseWriter, r *http.Request) {
 	var recs []Record
 	resp := ingestResponse{}
 	br := bufio.NewReaderSize(body, 1<<16)
+	occ := occurrences{}
 	line := 0
 	for {
 		raw, err := readLine(br, h.cfg.MaxLine)
@@ -273,7 +274,7 @@ func (h *HTTP) ndjson(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if t := bytes.TrimSpace(raw); len(t) > 0 {
-			rec, derr := dec.decode(format, tid, "", t, now)
+			rec, derr := dec.decode(format, tid, "", t, occ.next(t), now)
 			if derr != nil {
 				resp.Errors = appendErr(resp.Errors, line, derr.Error())
 				resp.Rejected++
@@ -344,7 +345,7 @@ func readLine(br *bufio.Reader, max int) ([]byte, error) {
 }
 
 // decode normalizes one record and wraps it.
-func (d *decoder) decode(format string, tid tenant.ID, senderID string, raw []byte, now time.Time) (Record, error) {
+func (d *decoder) decode(format string, tid tenant.ID, senderID string, raw []byte, occurrence int, now time.Time) (Record, error) {
 	var err error
 	switch format {
 	case "syslog":
@@ -362,7 +363,7 @@ func (d *decoder) decode(format string, tid tenant.ID, senderID string, raw []by
 	if ev.Time.IsZero() {
 		ev.Time = now
 	}
-	return Record{Tenant: tid, ID: RecordID(tid, senderID, raw), Raw: bytes.Clone(raw), Event: ev, Received: now}, nil
+	return Record{Tenant: tid, ID: RecordID(tid, senderID, raw, occurrence), Raw: bytes.Clone(raw), Event: ev, Received: now}, nil
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

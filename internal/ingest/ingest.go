@@ -47,8 +47,11 @@ type Authenticator interface {
 }
 
 // RecordID derives a record's stable id: the sender's id when it gave one,
-// else a hash of tenant and raw bytes, so that a retried batch is stored once.
-func RecordID(tid tenant.ID, senderID string, raw []byte) string {
+// else a hash of tenant, raw bytes and the record's occurrence among
+// identical records of the same request. A retried request yields the same
+// ids (stored once), while identical lines within one request (a log with
+// second resolution repeats itself) stay distinct records.
+func RecordID(tid tenant.ID, senderID string, raw []byte, occurrence int) string {
 	h := sha256.New()
 	h.Write([]byte(tid))
 	h.Write([]byte{0})
@@ -57,6 +60,24 @@ func RecordID(tid tenant.ID, senderID string, raw []byte) string {
 		h.Write([]byte(senderID))
 	} else {
 		h.Write(raw)
+		if occurrence > 0 {
+			var b [9]byte
+			b[0] = 2
+			for i := 0; i < 8; i++ {
+				b[1+i] = byte(occurrence >> (8 * i))
+			}
+			h.Write(b[:])
+		}
 	}
 	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// occurrences counts identical records within one request.
+type occurrences map[[32]byte]int
+
+func (o occurrences) next(raw []byte) int {
+	k := sha256.Sum256(raw)
+	n := o[k]
+	o[k] = n + 1
+	return n
 }

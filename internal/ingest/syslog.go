@@ -173,6 +173,7 @@ type batcher struct {
 	dec     *decoder
 	recs    []Record
 	started time.Time
+	occ     occurrences
 }
 
 func (b *batcher) add(tid tenant.ID, msg []byte) {
@@ -180,7 +181,10 @@ func (b *batcher) add(tid tenant.ID, msg []byte) {
 		b.s.count(1, 0, 1)
 		return
 	}
-	rec, err := b.dec.decode("syslog", tid, "", msg, time.Now().UTC())
+	if b.occ == nil {
+		b.occ = occurrences{}
+	}
+	rec, err := b.dec.decode("syslog", tid, "", msg, b.occ.next(msg), time.Now().UTC())
 	if err != nil {
 		b.s.count(1, 1, 0)
 		b.s.log.Debug("syslog: bad message", "err", err)
@@ -218,6 +222,7 @@ func (b *batcher) flush(ctx context.Context) {
 	}
 	clear(b.recs)
 	b.recs = b.recs[:0]
+	b.occ = nil
 }
 
 func (s *Syslog) serveUDP(ctx context.Context) {
