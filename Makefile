@@ -17,6 +17,9 @@ vet:
 # All tests, including the SigmaHQ regression suite and corpus tests over $(MAMORI_TESTDATA).
 test: vet
 	$(GO) test -count=1 -timeout 20m ./...
+	@# The SigmaHQ regression suite's case count, visible in every run.
+	@$(GO) test -count=1 -run 'TestSigmaHQRegression' -v ./internal/sigma | grep -E 'SigmaHQ regression|^(FAIL|ok)'
+	@$(GO) test -count=1 -run 'TestCrashLosesNothingAcknowledged' -v ./internal/app | grep -E 'batches acknowledged|^(FAIL|ok)'
 
 # Benchmarks against the peers named in docs/BENCHMARKS.md (long: not part of `make test`).
 bench:

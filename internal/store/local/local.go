@@ -74,8 +74,8 @@ CREATE TABLE IF NOT EXISTS events (
 	raw      BLOB
 );
 CREATE UNIQUE INDEX IF NOT EXISTS events_id ON events(id);
-CREATE INDEX IF NOT EXISTS events_tenant_ts ON events(tenant, ts);
 CREATE INDEX IF NOT EXISTS events_ts ON events(ts);
+CREATE INDEX IF NOT EXISTS events_tenant_ts ON events(tenant, ts);
 CREATE TABLE IF NOT EXISTS alerts (
 	id          TEXT PRIMARY KEY,
 	tenant      TEXT NOT NULL,
