@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -211,6 +212,11 @@ func (h *HTTP) registerProbes(mux *http.ServeMux) {
 		}
 	}
 	root := es(func(w http.ResponseWriter, r *http.Request) {
+		// A browser asking for the root wants the console, a shipper the cluster info.
+		if strings.Contains(r.Header.Get("Accept"), "text/html") {
+			http.Redirect(w, r, "/ui/", http.StatusFound)
+			return
+		}
 		if r.Method == http.MethodHead {
 			w.WriteHeader(http.StatusOK)
 			return

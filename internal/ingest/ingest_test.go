@@ -262,3 +262,26 @@ func TestSyslogListeners(t *testing.T) {
 		t.Errorf("counters %d received, %d bad", recv, bad)
 	}
 }
+
+func TestRootServesShippersAndBrowsers(t *testing.T) {
+	srv, _ := newTestHTTP(t, Config{})
+	resp, err := http.Get(srv.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("X-Elastic-Product") != "Elasticsearch" || !strings.Contains(string(b), `"number"`) {
+		t.Errorf("shipper GET /: %d %s", resp.StatusCode, b)
+	}
+	req, _ := http.NewRequest("GET", srv.URL+"/", nil)
+	req.Header.Set("Accept", "text/html,application/xhtml+xml")
+	resp, err = (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/ui/" {
+		t.Errorf("browser GET /: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
