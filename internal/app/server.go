@@ -130,6 +130,7 @@ type Server struct {
 	sectors  atomic.Pointer[map[tenant.ID]tenant.Sector]
 	disabled atomic.Pointer[map[tenant.ID]map[string]bool]
 
+	broker  *broker
 	ready   atomic.Bool
 	started time.Time
 	alerts  atomic.Int64
@@ -172,7 +173,7 @@ func NewServer(ctx context.Context, cfg Config, log *slog.Logger) (*Server, erro
 	if cfg.Data == "" {
 		return nil, errors.New("serve: no data directory (set data: in the config or --data)")
 	}
-	s := &Server{cfg: cfg, log: log, started: time.Now()}
+	s := &Server{cfg: cfg, log: log, started: time.Now(), broker: newBroker()}
 	st, err := local.Open(ctx, local.Config{Dir: cfg.Data}, log)
 	if err != nil {
 		return nil, err
@@ -537,6 +538,7 @@ func (a *alertSink) Commit(ctx context.Context, seq int64, hits []alert.Hit) err
 	if err := a.srv.store.CommitDetections(ctx, "detect", seq, alerts); err != nil {
 		return err
 	}
+	a.srv.broker.publish(alerts)
 	a.srv.alerts.Add(int64(len(hits)))
 	return nil
 }
