@@ -78,10 +78,11 @@ func FuzzJSON(f *testing.F) {
 				t.Fatalf("JSON(%q): field %d has an empty name (value %q)", doc, i, ev.Value(i))
 			}
 		}
-		if d.Shape() != ShapeGeneric || !utf8.Valid(doc) {
+		if (d.Shape() != ShapeGeneric && d.Shape() != ShapeSuricata) || !utf8.Valid(doc) {
 			return
 		}
-		// Generic records: every top-level string comes out under its key unchanged.
+		// Generic and Suricata records: every top-level string comes out under its key
+		// unchanged.
 		var m map[string]any
 		jd := json.NewDecoder(bytes.NewReader(doc))
 		jd.UseNumber() // 1e700 is valid JSON but no float64
