@@ -232,9 +232,9 @@ func (h *HTTP) ndjson(w http.ResponseWriter, r *http.Request) {
 	}
 	format := r.URL.Query().Get("format")
 	switch format {
-	case "", "json", "syslog", "access":
+	case "", "json", "syslog", "access", "zeek-tsv":
 	default:
-		apiError(w, http.StatusBadRequest, "bad_format", fmt.Sprintf("unknown format %q (want json, syslog or access)", format))
+		apiError(w, http.StatusBadRequest, "bad_format", fmt.Sprintf("unknown format %q (want json, syslog, access or zeek-tsv)", format))
 		return
 	}
 	if !h.acquire(w, r, false) {
@@ -252,6 +252,10 @@ func (h *HTTP) ndjson(w http.ResponseWriter, r *http.Request) {
 	now := time.Now().UTC()
 	var recs []Record
 	resp := ingestResponse{}
+	if format == "zeek-tsv" {
+		h.zeekTSV(w, r, tid, body, now)
+		return
+	}
 	br := bufio.NewReaderSize(body, 1<<16)
 	occ := occurrences{}
 	line := 0
@@ -295,6 +299,49 @@ func (h *HTTP) ndjson(w http.ResponseWriter, r *http.Request) {
 		}
 		h.log.Error("ingest publish failed", "org", tid, "records", len(recs), "err", err)
 		apiError(w, http.StatusServiceUnavailable, "store_unavailable", "could not store the records; nothing was acknowledged: "+err.Error())
+		return
+	}
+	resp.Accepted = len(recs)
+	h.stats.add(int64(resp.Accepted), int64(resp.Rejected), 0)
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// zeekTSV ingests a Zeek log in its native TSV format (with its #header lines).
+func (h *HTTP) zeekTSV(w http.ResponseWriter, r *http.Request, tid tenant.ID, body io.Reader, now time.Time) {
+	var recs []Record
+	resp := ingestResponse{}
+	occ := occurrences{}
+	var lineBuf []byte
+	err := normalize.ZeekTSV(body, func(line int, ev *event.Event) error {
+		e := ev.Clone()
+		e.Tenant = string(tid)
+		if e.Time.IsZero() {
+			e.Time = now
+		}
+		// The record's identity is its rendered fields (the TSV line itself is not kept by the reader).
+		lineBuf = lineBuf[:0]
+		for i := 0; i < e.Len(); i++ {
+			lineBuf = append(append(append(lineBuf, e.Name(i)...), '='), e.Value(i)...)
+			lineBuf = append(lineBuf, '\t')
+		}
+		raw := bytes.Clone(lineBuf)
+		recs = append(recs, Record{Tenant: tid, ID: RecordID(tid, "", raw, occ.next(raw)), Raw: raw, Event: e, Received: now, Source: "ndjson-zeek-tsv"})
+		return nil
+	}, func(line int, err error) {
+		resp.Errors = appendErr(resp.Errors, line, err.Error())
+		resp.Rejected++
+	})
+	if err != nil {
+		if isTooLarge(err) {
+			apiError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("request body exceeds %d bytes; nothing was stored", h.cfg.MaxBody))
+			return
+		}
+		apiError(w, http.StatusBadRequest, "bad_body", err.Error()+"; nothing was stored")
+		return
+	}
+	if err := h.publish(r.Context(), recs); err != nil {
+		h.stats.add(0, 0, 1)
+		busy(w, false)
 		return
 	}
 	resp.Accepted = len(recs)

@@ -285,3 +285,23 @@ func TestRootServesShippersAndBrowsers(t *testing.T) {
 		t.Errorf("browser GET /: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 	}
 }
+
+func TestZeekTSV(t *testing.T) {
+	srv, sink := newTestHTTP(t, Config{})
+	tsv := "#separator \\x09\n#path\tdns\n#fields\tts\tuid\tid.orig_h\tquery\tanswers\n#types\ttime\tstring\taddr\tstring\tvector[string]\n" +
+		"1700000000.123\tC1\t10.0.0.5\texample.org\t1.2.3.4,5.6.7.8\n1700000001.5\tC2\t10.0.0.6\tevil.test\t-\n"
+	code, b := post(t, srv.URL+"/api/v1/ingest?format=zeek-tsv", map[string]string{"Authorization": "Bearer good-token"}, tsv)
+	if code != 200 || !strings.Contains(b, `"accepted":2`) {
+		t.Fatalf("zeek tsv: %d %s", code, b)
+	}
+	recs := sink.all()
+	if len(recs) != 2 {
+		t.Fatalf("%d records", len(recs))
+	}
+	if ch, _ := recs[0].Event.Get("Channel"); string(ch) != "zeek/dns" {
+		t.Errorf("channel %q", ch)
+	}
+	if recs[0].ID == recs[1].ID {
+		t.Error("distinct lines got the same id")
+	}
+}
