@@ -52,10 +52,18 @@ func loadOTRF(b *testing.B, n int) [][]byte {
 // a request's start to its events' alerts being stored.
 func BenchmarkIngestBulk(b *testing.B) {
 	docs := loadOTRF(b, 40000)
+	b.Run("rules=sigmahq", func(b *testing.B) {
+		benchIngest(b, docs, Config{Rules: []string{filepath.Join(testdataDir(b), "sigma", "rules")}})
+	})
+	b.Run("rules=none", func(b *testing.B) { benchIngest(b, docs, Config{NoBuiltin: true}) })
+}
+
+func benchIngest(b *testing.B, docs [][]byte, cfg Config) {
+	b.Setenv("MAMORI_RULES", "")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	rules := []string{filepath.Join(testdataDir(b), "sigma", "rules")}
-	srv, err := NewServer(ctx, Config{Listen: "127.0.0.1:0", Data: b.TempDir(), Rules: rules}, slog.New(slog.DiscardHandler))
+	cfg.Listen, cfg.Data = "127.0.0.1:0", b.TempDir()
+	srv, err := NewServer(ctx, cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		b.Fatal(err)
 	}
