@@ -18,6 +18,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
@@ -54,6 +55,7 @@ var _ store.Store = (*Store)(nil)
 
 type appendReq struct {
 	evs  []store.Event
+	json [][]byte // fields of each event as JSON, rendered by the caller (off the writer's path)
 	n    int
 	err  error
 	done chan struct{}
@@ -190,7 +192,11 @@ func (s *Store) AppendEvents(ctx context.Context, evs []store.Event) (int, error
 	if free := s.freeDisk(); free >= 0 && free < s.cfg.MinFreeDisk {
 		return 0, store.ErrReadOnly
 	}
-	r := &appendReq{evs: evs, done: make(chan struct{})}
+	r := &appendReq{evs: evs, json: make([][]byte, len(evs)), done: make(chan struct{})}
+	// Render here, in the caller's goroutine: the single writer only binds and inserts.
+	for i := range evs {
+		r.json[i] = appendFieldsJSON(nil, evs[i].Fields)
+	}
 	select {
 	case s.reqs <- r:
 	case <-ctx.Done():
@@ -257,13 +263,11 @@ func (s *Store) commitEvents(batch []*appendReq) error {
 		return fmt.Errorf("local store: prepare: %w", err)
 	}
 	defer stmt.Close()
-	var buf []byte
 	for _, r := range batch {
 		r.n = 0
 		for i := range r.evs {
 			ev := &r.evs[i]
-			buf = appendFieldsJSON(buf[:0], ev.Fields)
-			res, err := stmt.Exec(ev.ID, string(ev.Tenant), ev.Time.UnixMilli(), ev.Received.UnixMilli(), ev.Source, ev.Host, ev.Channel, ev.EventID, string(buf), ev.Raw)
+			res, err := stmt.Exec(ev.ID, string(ev.Tenant), ev.Time.UnixMilli(), ev.Received.UnixMilli(), ev.Source, ev.Host, ev.Channel, ev.EventID, unsafeString(r.json[i]), ev.Raw)
 			if err != nil {
 				return fmt.Errorf("local store: insert event: %w", err)
 			}
@@ -349,6 +353,14 @@ func appendJSONString(dst []byte, s string) []byte {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
+}
+
+// unsafeString views b as a string; b must not change while the string is used.
+func unsafeString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
 }
 
 func parseFieldsJSON(s string) ([]store.Field, error) {
