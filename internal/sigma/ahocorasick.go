@@ -64,7 +64,8 @@ func buildAC(needles [][]byte) *acAutomaton {
 		}
 		own[s] = append(own[s], int32(id))
 	}
-	trans = trans[:states*nc]
+	// Keep only the states used: the first allocation was an upper bound.
+	trans = append([]int32(nil), trans[:states*nc]...)
 	fail := make([]int32, states)
 	outs := make([][]int32, states)
 	queue := make([]int32, 0, states)
