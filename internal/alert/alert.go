@@ -111,11 +111,29 @@ func foldKey(tid tenant.ID, rule, host, src string) string {
 func (f *Folder) Remember(a *Alert) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	k := foldKey(a.Tenant, a.RuleID, a.Host, a.SrcIP)
+	k := foldKey(a.Tenant, a.RuleID, a.Host, foldSrc(a.Host, a.SrcIP))
 	if cur, ok := f.open[k]; !ok || a.LastSeen.After(cur.LastSeen) {
 		cp := *a
 		f.open[k] = &cp
 	}
+}
+
+// Update tells the folder about an alert an analyst changed: a closed
+// alert takes no further hits (the next hit opens a new alert).
+func (f *Folder) Update(a *Alert) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	k := foldKey(a.Tenant, a.RuleID, a.Host, foldSrc(a.Host, a.SrcIP))
+	if cur, ok := f.open[k]; ok && cur.ID == a.ID {
+		cur.Status = a.Status
+	}
+}
+
+func foldSrc(host, src string) string {
+	if host == "" {
+		return src
+	}
+	return ""
 }
 
 // Fold applies hits and returns the alerts that were created or changed
@@ -127,11 +145,7 @@ func (f *Folder) Fold(hits []Hit) []Alert {
 	var order []string
 	for i := range hits {
 		h := &hits[i]
-		src := ""
-		if h.Host == "" {
-			src = h.SrcIP
-		}
-		k := foldKey(h.Tenant, h.RuleID, h.Host, src)
+		k := foldKey(h.Tenant, h.RuleID, h.Host, foldSrc(h.Host, h.SrcIP))
 		n := max(h.Count, 1)
 		if a, ok := f.open[k]; ok && a.Status != StatusClosed && !h.Time.Before(a.FirstSeen.Add(-f.Window)) && h.Time.Sub(a.LastSeen) <= f.Window {
 			a.Count += n

@@ -1,7 +1,8 @@
-// Package api is Mamori's HTTP JSON API: authentication, alerts, events,
-// organisations, users, tokens and rules. Every read goes through the query
-// package with the caller's scope; every handler checks the caller's role
-// before acting. Errors come from one catalogue with stable codes.
+// Package api is Mamori's HTTP JSON API: authentication, alerts and their
+// triage, dashboards, events, organisations, users, tokens, rules and the
+// live alert stream. Every read and every triage change goes through the
+// query package with the caller's scope; every handler checks the caller's
+// role before acting. Errors come from one catalogue with stable codes.
 package api
 
 import (
@@ -12,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -44,35 +46,86 @@ type Options struct {
 	Log     *slog.Logger
 	Metrics func(w io.Writer) // Prometheus text exposition
 	Ready   func() error      // nil when ready to serve
+
+	// RuleSource returns a loaded rule (detection or correlation) by id,
+	// for the alert detail. Nil: the detail describes the rule from the
+	// alert alone.
+	RuleSource func(id string) (*sigma.Rule, bool)
+
+	// Subscribe returns the alerts created or updated from now on, of every
+	// organisation, until ctx ends. The API filters them by the caller's
+	// scope, reads the channel until ctx is done or the channel is closed,
+	// and never closes it itself. The publisher must never block on a slow
+	// subscriber (drop instead) and should close the channel on shutdown so
+	// that streams end. Nil: GET /api/v1/stream answers 503.
+	Subscribe func(ctx context.Context) <-chan alert.Alert
+
+	// Done, when set, is closed when the server begins to shut down: open
+	// streams end then. (http.Server.Shutdown waits for active requests and
+	// does not cancel their contexts, so a stream would otherwise hold
+	// shutdown until its deadline.)
+	Done <-chan struct{}
+
+	// Triaged, when set, is called after a triage change is committed, with
+	// the alerts it changed in their new state: app publishes them to live
+	// streams and tells the alert folder that a closed alert takes no more
+	// hits. It must not block.
+	Triaged func(ctx context.Context, alerts []alert.Alert)
 }
 
 // API holds the handlers.
-type API struct{ o Options }
+type API struct {
+	o    Options
+	ping time.Duration // live stream keep-alive interval
+}
 
 // New returns the API.
 func New(o Options) *API {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	return &API{o: o}
+	return &API{o: o, ping: 15 * time.Second}
+}
+
+// route is one authenticated endpoint.
+type route struct {
+	pattern string // "METHOD /path", as http.ServeMux takes it
+	action  auth.Action
+	anyRole bool // every authenticated caller but ingest tokens (for /me)
+	h       func(w http.ResponseWriter, r *http.Request, p auth.Principal)
+}
+
+func (a *API) routes() []route {
+	return []route{
+		{"GET /api/v1/me", auth.ReadData, true, a.me},
+		{"GET /api/v1/alerts", auth.ReadData, false, a.alerts},
+		{"GET /api/v1/alerts/{id}", auth.ReadData, false, a.alertDetail},
+		{"PATCH /api/v1/alerts/{id}", auth.Triage, false, a.triage},
+		{"POST /api/v1/alerts/bulk", auth.Triage, false, a.bulkTriage},
+		{"GET /api/v1/dashboard", auth.ReadData, false, a.dashboard},
+		{"GET /api/v1/stream", auth.ReadData, false, a.stream},
+		{"GET /api/v1/events", auth.ReadData, false, a.events},
+		{"GET /api/v1/events/histogram", auth.ReadData, false, a.histogram},
+		{"GET /api/v1/orgs", auth.ReadData, false, a.listOrgs},
+		{"GET /api/v1/orgs/stats", auth.ReadData, false, a.orgStats},
+		{"POST /api/v1/orgs", auth.Admin, false, a.createOrg},
+		{"GET /api/v1/users", auth.Admin, false, a.listUsers},
+		{"POST /api/v1/users", auth.Admin, false, a.createUser},
+		{"DELETE /api/v1/users/{name}", auth.Admin, false, a.deleteUser},
+		{"GET /api/v1/tokens", auth.Admin, false, a.listTokens},
+		{"POST /api/v1/tokens", auth.Admin, false, a.createToken},
+		{"DELETE /api/v1/tokens/{id}", auth.Admin, false, a.revokeToken},
+		{"GET /api/v1/rules", auth.ReadData, false, a.listRules},
+		{"PUT /api/v1/orgs/{org}/rules/{rule}", auth.ManageRules, false, a.setRule},
+	}
 }
 
 // Register adds the API routes to mux.
 func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/v1/login", a.login)
-	mux.HandleFunc("GET /api/v1/me", a.authed(auth.ReadData, a.me, true))
-	mux.HandleFunc("GET /api/v1/alerts", a.authed(auth.ReadData, a.alerts, false))
-	mux.HandleFunc("GET /api/v1/events", a.authed(auth.ReadData, a.events, false))
-	mux.HandleFunc("GET /api/v1/orgs", a.authed(auth.ReadData, a.listOrgs, false))
-	mux.HandleFunc("POST /api/v1/orgs", a.authed(auth.Admin, a.createOrg, false))
-	mux.HandleFunc("GET /api/v1/users", a.authed(auth.Admin, a.listUsers, false))
-	mux.HandleFunc("POST /api/v1/users", a.authed(auth.Admin, a.createUser, false))
-	mux.HandleFunc("DELETE /api/v1/users/{name}", a.authed(auth.Admin, a.deleteUser, false))
-	mux.HandleFunc("GET /api/v1/tokens", a.authed(auth.Admin, a.listTokens, false))
-	mux.HandleFunc("POST /api/v1/tokens", a.authed(auth.Admin, a.createToken, false))
-	mux.HandleFunc("DELETE /api/v1/tokens/{id}", a.authed(auth.Admin, a.revokeToken, false))
-	mux.HandleFunc("GET /api/v1/rules", a.authed(auth.ReadData, a.listRules, false))
-	mux.HandleFunc("PUT /api/v1/orgs/{org}/rules/{rule}", a.authed(auth.ManageRules, a.setRule, false))
+	for _, rt := range a.routes() {
+		mux.HandleFunc(rt.pattern, a.authed(rt.action, rt.h, rt.anyRole))
+	}
 	mux.HandleFunc("GET /api/v1/openapi.json", a.openapi)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -215,9 +268,24 @@ func (a *API) orgNames(ctx context.Context, scope tenant.Scope) map[tenant.ID]te
 }
 
 type alertJSON struct {
-	alert.Alert
+	store.Alert
 	Org   string         `json:"org"`
 	Event map[string]any `json:"event,omitempty"`
+}
+
+// toAlertJSON renders an alert as every endpoint shows it.
+func toAlertJSON(al store.Alert, names map[tenant.ID]tenant.Tenant, withEvent bool) alertJSON {
+	j := alertJSON{Alert: al, Org: names[al.Tenant].Name}
+	if al.Techniques == nil {
+		j.Techniques = []string{}
+	}
+	if al.Tactics == nil {
+		j.Tactics = []string{}
+	}
+	if withEvent && len(al.Event) > 0 {
+		j.Event = fieldsMap(al.Event, func(f alert.Field) (string, string) { return f.Name, f.Value })
+	}
+	return j
 }
 
 func fieldsMap[F any](fields []F, name func(F) (string, string)) map[string]any {
@@ -239,7 +307,18 @@ func fieldsMap[F any](fields []F, name func(F) (string, string)) map[string]any 
 func (a *API) alerts(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	q := r.URL.Query()
 	req := query.AlertRequest{Orgs: list(q["org"]), Levels: list(q["level"]), Statuses: list(q["status"]), RuleID: q.Get("rule_id"),
-		Technique: q.Get("technique"), Cursor: q.Get("cursor"), WithEvents: q.Get("events") != "false"}
+		Technique: q.Get("technique"), Text: strings.TrimSpace(q.Get("q")), Sort: q.Get("sort"), Cursor: q.Get("cursor"), WithEvents: q.Get("events") != "false"}
+	switch as := strings.TrimSpace(q.Get("assignee")); as {
+	case "":
+	case "-":
+		req.Unassigned = true
+	default:
+		req.Assignee = as
+	}
+	if !store.ValidAlertSort(req.Sort) {
+		writeError(w, ErrBadRequest, fmt.Sprintf("unknown sort %q (want last_seen, first_seen, level or count; a leading - reverses)", req.Sort))
+		return
+	}
 	for _, s := range list(q["sector"]) {
 		sec, err := tenant.ParseSector(s)
 		if err != nil {
@@ -283,17 +362,7 @@ func (a *API) alerts(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	names := a.orgNames(r.Context(), p.Scope())
 	out := make([]alertJSON, 0, len(page.Alerts))
 	for _, al := range page.Alerts {
-		j := alertJSON{Alert: al, Org: names[al.Tenant].Name}
-		if al.Techniques == nil {
-			j.Techniques = []string{}
-		}
-		if al.Tactics == nil {
-			j.Tactics = []string{}
-		}
-		if len(al.Event) > 0 {
-			j.Event = fieldsMap(al.Event, func(f alert.Field) (string, string) { return f.Name, f.Value })
-		}
-		out = append(out, j)
+		out = append(out, toAlertJSON(al, names, true))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"alerts": out, "total": page.Total, "next": page.Next})
 }
@@ -314,8 +383,8 @@ type eventJSON struct {
 	Raw      string         `json:"raw,omitempty"`
 }
 
-func (a *API) events(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	q := r.URL.Query()
+// eventRequest parses the event filters shared by /events and /events/histogram.
+func eventRequest(q url.Values) (query.EventRequest, error) {
 	req := query.EventRequest{Orgs: list(q["org"]), Text: q.Get("q")}
 	var err error
 	if req.Since, err = parseTime(q.Get("since")); err == nil {
@@ -331,8 +400,7 @@ func (a *API) events(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 		}
 	}
 	if err != nil {
-		writeError(w, ErrBadRequest, err.Error())
-		return
+		return req, err
 	}
 	// Field filters: field=Name:value (repeatable) or field.Name=value.
 	for k, vs := range q {
@@ -345,10 +413,19 @@ func (a *API) events(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	for _, fv := range q["field"] {
 		name, v, ok := strings.Cut(fv, ":")
 		if !ok || name == "" {
-			writeError(w, ErrBadRequest, fmt.Sprintf("field filter %q must be Name:value", fv))
-			return
+			return req, fmt.Errorf("field filter %q must be Name:value", fv)
 		}
 		req.Filters = append(req.Filters, store.Filter{Field: name, Value: v})
+	}
+	return req, nil
+}
+
+func (a *API) events(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	q := r.URL.Query()
+	req, err := eventRequest(q)
+	if err != nil {
+		writeError(w, ErrBadRequest, err.Error())
+		return
 	}
 	page, err := a.o.Query.Events(r.Context(), p.Scope(), req)
 	if err != nil {
@@ -521,16 +598,42 @@ func (a *API) revokeToken(w http.ResponseWriter, r *http.Request, p auth.Princip
 }
 
 func (a *API) listRules(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	set := a.o.Rules.Set()
-	type ruleJSON struct {
-		ID, Title, Author, Level, Status, Logsource string
-		Techniques                                  []string
-		Correlation                                 bool
+	ctx, scope := r.Context(), p.Scope()
+	// With org, hits and switches are that organisation's (404 outside the scope).
+	var orgs []string
+	var disabled map[string]bool
+	org := strings.TrimSpace(r.URL.Query().Get("org"))
+	if org != "" {
+		t, err := a.o.Query.Org(ctx, scope, org)
+		if err == nil {
+			disabled, err = a.o.Query.DisabledRules(ctx, scope, t.ID)
+		}
+		if errors.Is(err, store.ErrNotFound) {
+			writeError(w, ErrNotFound, fmt.Sprintf("no organisation %q in your scope", org))
+			return
+		}
+		if err != nil {
+			a.internal(w, err)
+			return
+		}
+		orgs = []string{string(t.ID)}
 	}
+	hits, err := a.o.Query.RuleHits(ctx, scope, orgs, time.Time{})
+	if err != nil {
+		a.internal(w, err)
+		return
+	}
+	set := a.o.Rules.Set()
 	out := make([]map[string]any, 0, len(set.Rules)+len(set.Correlations))
 	add := func(r *sigma.Rule, corr bool) {
-		out = append(out, map[string]any{"id": r.ID, "title": r.Title, "author": r.Author, "level": r.Level, "status": r.Status,
-			"logsource": r.Logsource.String(), "techniques": r.Techniques(), "correlation": corr, "path": r.Path})
+		h := hits[r.ID]
+		m := map[string]any{"id": r.ID, "title": r.Title, "author": r.Author, "level": r.Level, "status": r.Status,
+			"logsource": r.Logsource.String(), "techniques": r.Techniques(), "correlation": corr, "path": r.Path,
+			"hits_24h": h.Recent, "hits_total": h.Total}
+		if org != "" {
+			m["enabled"] = !disabled[r.ID]
+		}
+		out = append(out, m)
 	}
 	for _, r := range set.Rules {
 		add(r, false)

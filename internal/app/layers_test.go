@@ -27,8 +27,9 @@ var allowed = map[string][]string{
 	"query":           {"tenant", "store", "alert"},
 	"api":             {"tenant", "event", "alert", "auth", "query", "store", "sigma"},
 	"simulate":        {"tenant", "event"},
+	"web":             {},
 	"app": {"event", "evtx", "normalize", "sigma", "hunt", "rulepack", "ruleupdate", "tenant", "alert", "auth", "store", "store/local",
-		"ingest", "detect", "query", "api", "simulate"},
+		"ingest", "detect", "query", "api", "simulate", "web"},
 }
 
 // TestLayers enforces the one-way import graph of the internal packages.

@@ -131,6 +131,7 @@ type Server struct {
 	disabled atomic.Pointer[map[tenant.ID]map[string]bool]
 
 	broker  *broker
+	done    chan struct{} // closed when shutdown starts: ends live streams
 	ready   atomic.Bool
 	started time.Time
 	alerts  atomic.Int64
@@ -234,13 +235,24 @@ func NewServer(ctx context.Context, cfg Config, log *slog.Logger) (*Server, erro
 	}
 	mux := http.NewServeMux()
 	s.ingest.Register(mux)
+	s.done = make(chan struct{})
 	api.New(api.Options{Auth: s.auth, Query: s.query, Orgs: &orgWriter{srv: s}, Rules: s.rules, Log: log, Metrics: s.writeMetrics,
 		Ready: func() error {
 			if !s.ready.Load() {
 				return errors.New("starting")
 			}
 			return nil
-		}}).Register(mux)
+		},
+		RuleSource: s.ruleSource,
+		Subscribe:  s.broker.Subscribe,
+		Done:       s.done,
+		Triaged: func(ctx context.Context, alerts []alert.Alert) {
+			for i := range alerts {
+				s.folder.Update(&alerts[i])
+			}
+			s.broker.publish(alerts)
+		},
+	}).Register(mux)
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -268,6 +280,20 @@ func (s *Server) openSyslog(sc SyslogConfig) (*ingest.Syslog, error) {
 		c.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 	return ingest.ListenSyslog(c, &eventSink{srv: s}, s.log)
+}
+
+// ruleSource finds a loaded rule (detection or correlation) by id.
+func (s *Server) ruleSource(id string) (*sigma.Rule, bool) {
+	set := s.rules.Set()
+	if i := set.RuleIndex(id); i >= 0 {
+		return set.Rules[i], true
+	}
+	for _, c := range set.Correlations {
+		if c.ID == id {
+			return c.Rule, true
+		}
+	}
+	return nil, false
 }
 
 // Addr returns the HTTP address the server listens on.
@@ -332,6 +358,7 @@ func (s *Server) Run(ctx context.Context) error {
 	case err = <-errc:
 	}
 	s.ready.Store(false)
+	close(s.done)
 	s.log.Info("shutting down: draining ingest")
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -249,7 +250,8 @@ func TestIsolation(t *testing.T) {
 	if code, _ := ts.do(t, "POST", "/api/v1/ingest", ts.tokens["national_admin"], []byte(`{"a":1}`)); code != http.StatusUnauthorized {
 		t.Errorf("admin token ingesting: %d, want 401", code)
 	}
-	for _, p := range []string{"/api/v1/alerts", "/api/v1/events", "/api/v1/orgs", "/api/v1/users", "/api/v1/tokens", "/api/v1/rules", "/api/v1/me"} {
+	for _, p := range []string{"/api/v1/alerts", "/api/v1/events", "/api/v1/orgs", "/api/v1/users", "/api/v1/tokens", "/api/v1/rules", "/api/v1/me",
+		"/api/v1/alerts/x", "/api/v1/dashboard", "/api/v1/orgs/stats", "/api/v1/events/histogram", "/api/v1/stream"} {
 		if code, _ := ts.do(t, "GET", p, "", nil); code != http.StatusUnauthorized {
 			t.Errorf("GET %s without a token: %d, want 401", p, code)
 		}
@@ -260,6 +262,207 @@ func TestIsolation(t *testing.T) {
 	// National roles see both; an org analyst may disable a rule for its own organisation only through a national role.
 	if r := ts.alerts(t, ts.tokens["national_analyst"], "org=bank"); r.Total != 1 || r.Alerts[0].OrgID != "bank" {
 		t.Errorf("national analyst org=bank: %+v", r)
+	}
+	testIsolationConsole(t, ts)
+}
+
+// testIsolationConsole crosses organisations through the analyst console's
+// endpoints: alert detail, related alerts, triage (single and bulk),
+// dashboard, organisation freshness, event histogram, rule hits and the
+// live stream. The bank's alert must not exist for the health roles (404 or
+// nothing, never 403, which would confirm it exists).
+func testIsolationConsole(t *testing.T, ts *testServer) {
+	nat := ts.tokens["national_analyst"]
+	bankAlert := ts.alerts(t, nat, "org=bank").Alerts[0].ID
+	healthAlert := ts.alerts(t, nat, "org=health").Alerts[0].ID
+	const vss = "4d8b1f63-9a2e-4c5b-8e70-1f3a6d9c2b48"
+	leaks := func(b []byte) bool {
+		return bytes.Contains(b, []byte(`"bank"`)) || bytes.Contains(b, []byte("Central Bank")) || bytes.Contains(b, []byte("B-1")) || bytes.Contains(b, []byte(bankAlert))
+	}
+	type dash struct {
+		Totals struct{ Today, Open int }
+	}
+	dashboard := func(tok, q string) (dash, []byte) {
+		t.Helper()
+		code, b := ts.do(t, "GET", "/api/v1/dashboard?"+q, tok, nil)
+		var d dash
+		if code != 200 || json.Unmarshal(b, &d) != nil {
+			t.Fatalf("dashboard?%s: %d %s", q, code, b)
+		}
+		return d, b
+	}
+	ruleHits := func(tok, q string) (int, int) {
+		t.Helper()
+		code, b := ts.do(t, "GET", "/api/v1/rules?"+q, tok, nil)
+		var r struct {
+			Rules []struct {
+				ID        string `json:"id"`
+				HitsTotal int    `json:"hits_total"`
+				Hits24h   int    `json:"hits_24h"`
+			}
+		}
+		json.Unmarshal(b, &r)
+		for _, x := range r.Rules {
+			if x.ID == vss {
+				return x.HitsTotal, x.Hits24h
+			}
+		}
+		t.Fatalf("rules?%s: %d, no %s in %s", q, code, vss, b[:min(300, len(b))])
+		return 0, 0
+	}
+	if d, _ := dashboard(nat, ""); d.Totals.Today != 2 {
+		t.Errorf("national dashboard today = %d, want 2", d.Totals.Today)
+	}
+	if total, recent := ruleHits(nat, ""); total != 2 || recent != 2 {
+		t.Errorf("national hits of %s: %d total, %d in 24h; want 2, 2", vss, total, recent)
+	}
+	for _, role := range []string{"org_analyst", "org_viewer"} {
+		tok := ts.tokens[role+"@health"]
+		who := role + "@health"
+		if code, b := ts.do(t, "GET", "/api/v1/alerts/"+bankAlert, tok, nil); code != http.StatusNotFound {
+			t.Errorf("%s reads the bank's alert: %d %s, want 404", who, code, b)
+		}
+		// Its own alert: related alerts never cross organisations (the
+		// bank's alert has the same rule and user).
+		if code, b := ts.do(t, "GET", "/api/v1/alerts/"+healthAlert, tok, nil); code != 200 || leaks(b) {
+			t.Errorf("%s reads its alert: %d %s", who, code, b)
+		}
+		if role == "org_viewer" {
+			for _, c := range []struct{ method, path, body string }{
+				{"PATCH", "/api/v1/alerts/" + healthAlert, `{"status":"acknowledged"}`},
+				{"POST", "/api/v1/alerts/bulk", `{"ids":["` + healthAlert + `"],"status":"acknowledged"}`},
+			} {
+				if code, b := ts.do(t, c.method, c.path, tok, []byte(c.body)); code != http.StatusForbidden {
+					t.Errorf("%s %s %s: %d %s, want 403", who, c.method, c.path, code, b)
+				}
+			}
+		} else {
+			if code, b := ts.do(t, "PATCH", "/api/v1/alerts/"+bankAlert, tok, []byte(`{"status":"closed","resolution":"benign","comment":"x"}`)); code != http.StatusNotFound {
+				t.Errorf("%s triages the bank's alert: %d %s, want 404", who, code, b)
+			}
+			code, b := ts.do(t, "POST", "/api/v1/alerts/bulk", tok, []byte(`{"ids":["`+bankAlert+`"],"status":"closed","resolution":"benign"}`))
+			if code != 200 || !bytes.Contains(b, []byte(`"ok":false`)) || bytes.Contains(b, []byte(`"ok":true`)) {
+				t.Errorf("%s bulk-triages the bank's alert: %d %s", who, code, b)
+			}
+		}
+		for _, q := range []string{"", "org=bank", "sector=finance", "org=bank,health"} {
+			d, b := dashboard(tok, q)
+			if leaks(b) || bytes.Contains(b, []byte(`"finance"`)) {
+				t.Errorf("%s dashboard?%s leaks the bank: %s", who, q, b)
+			}
+			want := 1
+			if q == "org=bank" || q == "sector=finance" {
+				want = 0
+			}
+			if d.Totals.Today != want || d.Totals.Open != want {
+				t.Errorf("%s dashboard?%s totals %+v, want %d", who, q, d.Totals, want)
+			}
+		}
+		if code, b := ts.do(t, "GET", "/api/v1/orgs/stats", tok, nil); code != 200 || leaks(b) || !bytes.Contains(b, []byte(`"health"`)) {
+			t.Errorf("%s orgs/stats: %d %s", who, code, b)
+		}
+		for q, want := range map[string]int{"": 1, "org=bank": 0, "q=B-1": 0, "field.Computer=B-1": 0} {
+			code, b := ts.do(t, "GET", "/api/v1/events/histogram?buckets=10&"+q, tok, nil)
+			var h struct{ Buckets []struct{ Count int } }
+			json.Unmarshal(b, &h)
+			n := 0
+			for _, x := range h.Buckets {
+				n += x.Count
+			}
+			if code != 200 || n != want || len(h.Buckets) != 10 {
+				t.Errorf("%s events/histogram?%s: %d, %d events, want %d: %s", who, q, code, n, want, b)
+			}
+		}
+		if total, _ := ruleHits(tok, ""); total != 1 {
+			t.Errorf("%s hits of %s: %d, want 1 (its own)", who, vss, total)
+		}
+		if total, _ := ruleHits(tok, "org=health"); total != 1 {
+			t.Errorf("%s hits of %s for org=health: %d, want 1", who, vss, total)
+		}
+		if code, b := ts.do(t, "GET", "/api/v1/rules?org=bank", tok, nil); code != http.StatusNotFound {
+			t.Errorf("%s rules?org=bank: %d %s, want 404", who, code, b[:min(200, len(b))])
+		}
+	}
+	if d, _ := dashboard(nat, "org=bank"); d.Totals.Today != 1 || d.Totals.Open != 1 {
+		t.Errorf("the bank's alert changed through the health roles: %+v", d.Totals)
+	}
+
+	// The live stream: a new bank alert reaches the national and bank
+	// streams, never health's; health's own alert reaches health's.
+	streams := map[string]*liveStream{}
+	for _, key := range []string{"national_analyst", "org_viewer@health", "org_analyst@bank"} {
+		s := openLiveStream(t, ts, ts.tokens[key])
+		if s == nil {
+			t.Log("GET /api/v1/stream answers 503: the live stream is not wired in app yet; skipping its isolation check")
+			return
+		}
+		streams[key] = s
+	}
+	ingest := func(org, host string) {
+		t.Helper()
+		body := `{"create":{}}` + "\n" + winlogbeat(host, `C:\Windows\System32\vssadmin.exe`, "vssadmin delete shadows /all", 2) + "\n"
+		if code, b := ts.do(t, "POST", "/_bulk", ts.tokens["ingest@"+org], []byte(body)); code != 200 {
+			t.Fatalf("ingest %s: %d %s", org, code, b)
+		}
+	}
+	ingest("bank", "B-2")
+	if org := streams["national_analyst"].nextOrg(t); org != "bank" {
+		t.Fatalf("national stream: first alert of %q, want bank", org)
+	}
+	if org := streams["org_analyst@bank"].nextOrg(t); org != "bank" {
+		t.Errorf("bank stream: first alert of %q, want bank", org)
+	}
+	ingest("health", "H-2")
+	if org := streams["org_viewer@health"].nextOrg(t); org != "health" {
+		t.Errorf("health stream: first alert of %q, want health (the bank's came first)", org)
+	}
+}
+
+// liveStream reads the organisation of each alert on an SSE stream.
+type liveStream struct{ orgs chan string }
+
+// openLiveStream connects to /api/v1/stream; nil when it answers 503.
+func openLiveStream(t *testing.T, ts *testServer, token string) *liveStream {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "GET", ts.url+"/api/v1/stream", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); resp.Body.Close() })
+	if resp.StatusCode == http.StatusServiceUnavailable {
+		return nil
+	}
+	if resp.StatusCode != 200 {
+		t.Fatalf("stream: %d", resp.StatusCode)
+	}
+	s := &liveStream{orgs: make(chan string, 100)}
+	go func() {
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+				var a struct {
+					OrgID string `json:"org_id"`
+				}
+				json.Unmarshal([]byte(data), &a)
+				s.orgs <- a.OrgID
+			}
+		}
+	}()
+	return s
+}
+
+func (s *liveStream) nextOrg(t *testing.T) string {
+	t.Helper()
+	select {
+	case org := <-s.orgs:
+		return org
+	case <-time.After(15 * time.Second):
+		t.Fatal("no alert on the stream within 15s")
+		return ""
 	}
 }
 

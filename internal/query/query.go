@@ -1,7 +1,7 @@
 // Package query answers analysts' questions over the store, and is the ONE
 // place where a caller's tenant.Scope becomes the list of organisations a
-// read may touch. Every entry point takes the scope; nothing below it
-// trusts any other filter for isolation.
+// read (or a triage change) may touch. Every entry point takes the scope;
+// nothing below it trusts any other filter for isolation.
 package query
 
 import (
@@ -114,6 +114,10 @@ type AlertRequest struct {
 	Statuses   []string
 	RuleID     string
 	Technique  string
+	Assignee   string
+	Unassigned bool
+	Text       string
+	Sort       string
 	Since      time.Time
 	Until      time.Time
 	Limit      int
@@ -132,6 +136,7 @@ func (q *Querier) Alerts(ctx context.Context, scope tenant.Scope, req AlertReque
 	}
 	return q.st.SearchAlerts(ctx, store.AlertQuery{
 		Tenants: ids, Sectors: req.Sectors, Levels: req.Levels, Statuses: req.Statuses, RuleID: req.RuleID, Technique: req.Technique,
+		Assignee: req.Assignee, Unassigned: req.Unassigned, Text: req.Text, Sort: req.Sort,
 		Since: req.Since, Until: req.Until, Limit: req.Limit, Cursor: req.Cursor, WithEvents: req.WithEvents,
 	})
 }

@@ -61,6 +61,13 @@ type appendReq struct {
 	done chan struct{}
 }
 
+// schema creates the tables of a new database. Columns added since the
+// first release are also added to older databases by migrate.
+//
+// event_counts counts stored events per tenant and hour of receipt (with
+// the newest receipt), maintained by the same transactions that store the
+// events: organisation freshness is read from it rather than by counting
+// millions of event rows.
 const schema = `
 CREATE TABLE IF NOT EXISTS events (
 	seq      INTEGER PRIMARY KEY,
@@ -97,10 +104,34 @@ CREATE TABLE IF NOT EXISTS alerts (
 	status      TEXT NOT NULL,
 	correlation INTEGER NOT NULL,
 	event_seq   INTEGER NOT NULL,
-	event       TEXT NOT NULL
+	event       TEXT NOT NULL,
+	assignee    TEXT NOT NULL DEFAULT '',
+	resolution  TEXT NOT NULL DEFAULT '',
+	updated     INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS alerts_tenant_seen ON alerts(tenant, last_seen);
 CREATE INDEX IF NOT EXISTS alerts_seen ON alerts(last_seen);
+CREATE INDEX IF NOT EXISTS alerts_tenant_first ON alerts(tenant, first_seen);
+CREATE INDEX IF NOT EXISTS alerts_tenant_status ON alerts(tenant, status, level);
+CREATE TABLE IF NOT EXISTS alert_audit (
+	id         INTEGER PRIMARY KEY,
+	alert_id   TEXT NOT NULL,
+	tenant     TEXT NOT NULL,
+	at         INTEGER NOT NULL,
+	user       TEXT NOT NULL,
+	action     TEXT NOT NULL,
+	from_value TEXT NOT NULL,
+	to_value   TEXT NOT NULL,
+	comment    TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alert_audit_alert ON alert_audit(alert_id, id);
+CREATE TABLE IF NOT EXISTS event_counts (
+	tenant TEXT NOT NULL,
+	hour   INTEGER NOT NULL,
+	n      INTEGER NOT NULL,
+	last   INTEGER NOT NULL,
+	PRIMARY KEY (tenant, hour)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS tenants (
 	id     TEXT PRIMARY KEY,
 	name   TEXT NOT NULL UNIQUE,
@@ -144,7 +175,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 		return nil, fmt.Errorf("local store: open %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(1)
-	if _, err := db.ExecContext(ctx, schema); err != nil {
+	if err := migrate(ctx, db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("local store: schema: %w", err)
 	}
@@ -158,6 +189,66 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 	s.wg.Add(1)
 	go s.writer()
 	return s, nil
+}
+
+// migrate creates the schema and brings an older database up to it, in
+// one transaction: a crash leaves the database as it was.
+func migrate(ctx context.Context, db *sql.DB) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var hadEvents, hadCounts int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(CASE WHEN name = 'events' THEN 1 END), COUNT(CASE WHEN name = 'event_counts' THEN 1 END)
+		FROM sqlite_master WHERE type = 'table'`).Scan(&hadEvents, &hadCounts); err != nil {
+		return err
+	}
+	// Triage columns of alerts (older databases lack them; CREATE TABLE IF
+	// NOT EXISTS keeps their table as it is).
+	cols := map[string]bool{}
+	rows, err := tx.QueryContext(ctx, `SELECT name FROM pragma_table_info('alerts')`)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return err
+		}
+		cols[name] = true
+	}
+	rows.Close()
+	if len(cols) > 0 {
+		for _, c := range []struct{ name, def string }{
+			{"assignee", "TEXT NOT NULL DEFAULT ''"},
+			{"resolution", "TEXT NOT NULL DEFAULT ''"},
+			{"updated", "INTEGER NOT NULL DEFAULT 0"},
+		} {
+			if !cols[c.name] {
+				if _, err := tx.ExecContext(ctx, `ALTER TABLE alerts ADD COLUMN `+c.name+` `+c.def); err != nil {
+					return fmt.Errorf("add alerts.%s: %w", c.name, err)
+				}
+			}
+		}
+		if !cols["updated"] {
+			if _, err := tx.ExecContext(ctx, `UPDATE alerts SET updated = first_seen`); err != nil {
+				return err
+			}
+		}
+	}
+	if _, err := tx.ExecContext(ctx, schema); err != nil {
+		return err
+	}
+	if hadEvents == 1 && hadCounts == 0 {
+		// One pass over the events of a database from before event_counts.
+		if _, err := tx.ExecContext(ctx, `INSERT INTO event_counts(tenant, hour, n, last)
+			SELECT tenant, received - received % 3600000, COUNT(*), MAX(received) FROM events GROUP BY 1, 2`); err != nil {
+			return fmt.Errorf("count stored events: %w", err)
+		}
+	}
+	return tx.Commit()
 }
 
 // DB returns the writer connection, for packages that keep their own tables
@@ -263,18 +354,39 @@ func (s *Store) commitEvents(batch []*appendReq) error {
 		return fmt.Errorf("local store: prepare: %w", err)
 	}
 	defer stmt.Close()
+	type hourKey struct {
+		tenant tenant.ID
+		hour   int64
+	}
+	type hourCount struct{ n, last int64 }
+	counts := map[hourKey]*hourCount{}
 	for _, r := range batch {
 		r.n = 0
 		for i := range r.evs {
 			ev := &r.evs[i]
-			res, err := stmt.Exec(ev.ID, string(ev.Tenant), ev.Time.UnixMilli(), ev.Received.UnixMilli(), ev.Source, ev.Host, ev.Channel, ev.EventID, unsafeString(r.json[i]), ev.Raw)
+			rcv := ev.Received.UnixMilli()
+			res, err := stmt.Exec(ev.ID, string(ev.Tenant), ev.Time.UnixMilli(), rcv, ev.Source, ev.Host, ev.Channel, ev.EventID, unsafeString(r.json[i]), ev.Raw)
 			if err != nil {
 				return fmt.Errorf("local store: insert event: %w", err)
 			}
 			if n, _ := res.RowsAffected(); n == 1 {
 				ev.Seq, _ = res.LastInsertId()
 				r.n++
+				k := hourKey{ev.Tenant, rcv - rcv%3600000}
+				c := counts[k]
+				if c == nil {
+					c = &hourCount{}
+					counts[k] = c
+				}
+				c.n++
+				c.last = max(c.last, rcv)
 			}
+		}
+	}
+	for k, c := range counts {
+		if _, err := tx.Exec(`INSERT INTO event_counts(tenant, hour, n, last) VALUES (?, ?, ?, ?)
+			ON CONFLICT(tenant, hour) DO UPDATE SET n = n + excluded.n, last = max(last, excluded.last)`, string(k.tenant), k.hour, c.n, c.last); err != nil {
+			return fmt.Errorf("local store: count events: %w", err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
@@ -454,34 +566,7 @@ func (s *Store) SearchEvents(ctx context.Context, q store.EventQuery) (*store.Ev
 		limit = 100
 	}
 	limit = min(limit, 1000)
-	var where []string
-	var args []any
-	ph, args := inList(q.Tenants, args)
-	where = append(where, "tenant IN ("+ph+")")
-	if !q.Since.IsZero() {
-		where, args = append(where, "ts >= ?"), append(args, q.Since.UnixMilli())
-	}
-	if !q.Until.IsZero() {
-		where, args = append(where, "ts < ?"), append(args, q.Until.UnixMilli())
-	}
-	for _, f := range q.Filters {
-		switch f.Field {
-		case "host":
-			where, args = append(where, "host = ? COLLATE NOCASE"), append(args, f.Value)
-		case "channel":
-			where, args = append(where, "channel = ? COLLATE NOCASE"), append(args, f.Value)
-		case "event_id":
-			where, args = append(where, "event_id = ?"), append(args, f.Value)
-		default:
-			// A field may hold one value or an array of them.
-			where = append(where, `EXISTS (SELECT 1 FROM json_each(events.fields, ?) WHERE lower(value) = lower(?))`)
-			args = append(args, `$."`+strings.ReplaceAll(f.Field, `"`, ``)+`"`, f.Value)
-		}
-	}
-	if q.Text != "" {
-		where, args = append(where, "instr(lower(fields), lower(?)) > 0"), append(args, q.Text)
-	}
-	cond := strings.Join(where, " AND ")
+	cond, args := eventWhere(q)
 	page := &store.EventPage{}
 	if err := s.rdb.QueryRowContext(ctx, `SELECT COUNT(*) FROM events WHERE `+cond, args...).Scan(&page.Total); err != nil {
 		return nil, fmt.Errorf("local store: count events: %w", err)
@@ -509,6 +594,39 @@ func (s *Store) SearchEvents(ctx context.Context, q store.EventQuery) (*store.Ev
 	return page, rows.Err()
 }
 
+// eventWhere renders the conditions of q (tenants, time range, filters,
+// text; not Before) as SQL over the events table.
+func eventWhere(q store.EventQuery) (string, []any) {
+	var where []string
+	var args []any
+	ph, args := inList(q.Tenants, args)
+	where = append(where, "tenant IN ("+ph+")")
+	if !q.Since.IsZero() {
+		where, args = append(where, "ts >= ?"), append(args, q.Since.UnixMilli())
+	}
+	if !q.Until.IsZero() {
+		where, args = append(where, "ts < ?"), append(args, q.Until.UnixMilli())
+	}
+	for _, f := range q.Filters {
+		switch f.Field {
+		case "host":
+			where, args = append(where, "host = ? COLLATE NOCASE"), append(args, f.Value)
+		case "channel":
+			where, args = append(where, "channel = ? COLLATE NOCASE"), append(args, f.Value)
+		case "event_id":
+			where, args = append(where, "event_id = ?"), append(args, f.Value)
+		default:
+			// A field may hold one value or an array of them.
+			where = append(where, `EXISTS (SELECT 1 FROM json_each(events.fields, ?) WHERE lower(value) = lower(?))`)
+			args = append(args, `$."`+strings.ReplaceAll(f.Field, `"`, ``)+`"`, f.Value)
+		}
+	}
+	if q.Text != "" {
+		where, args = append(where, "instr(lower(fields), lower(?)) > 0"), append(args, q.Text)
+	}
+	return strings.Join(where, " AND "), args
+}
+
 // CommitDetections implements store.Store.
 func (s *Store) CommitDetections(ctx context.Context, cursor string, seq int64, alerts []alert.Alert) error {
 	tx, err := s.db.BeginTx(ctx, nil)
@@ -518,9 +636,12 @@ func (s *Store) CommitDetections(ctx context.Context, cursor string, seq int64, 
 	defer tx.Rollback()
 	if len(alerts) > 0 {
 		stmt, err := tx.PrepareContext(ctx, `INSERT INTO alerts(id, tenant, sector, rule_id, rule_title, rule_author, level, techniques, tactics,
-			host, user, src_ip, count, first_seen, last_seen, status, correlation, event_seq, event)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			host, user, src_ip, count, first_seen, last_seen, status, correlation, event_seq, event, updated)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT(id) DO UPDATE SET count = excluded.count, first_seen = excluded.first_seen, last_seen = excluded.last_seen`)
+		// Detection only ever moves count and the seen times of a stored
+		// alert: its triage state (status, assignee, resolution, updated)
+		// belongs to UpdateAlerts.
 		if err != nil {
 			return fmt.Errorf("local store: prepare: %w", err)
 		}
@@ -539,7 +660,7 @@ func (s *Store) CommitDetections(ctx context.Context, cursor string, seq int64, 
 				corr = 1
 			}
 			if _, err := stmt.ExecContext(ctx, a.ID, string(a.Tenant), string(a.Sector), a.RuleID, a.RuleTitle, a.RuleAuthor, a.Level, string(tech), string(tac),
-				a.Host, a.User, a.SrcIP, a.Count, a.FirstSeen.UnixMilli(), a.LastSeen.UnixMilli(), string(a.Status), corr, a.EventSeq, string(ev)); err != nil {
+				a.Host, a.User, a.SrcIP, a.Count, a.FirstSeen.UnixMilli(), a.LastSeen.UnixMilli(), string(a.Status), corr, a.EventSeq, string(ev), a.FirstSeen.UnixMilli()); err != nil {
 				return fmt.Errorf("local store: store alert %s: %w", a.ID, err)
 			}
 		}
@@ -570,22 +691,27 @@ func (s *Store) Cursor(ctx context.Context, name string) (int64, error) {
 	return seq, err
 }
 
-const alertCols = `id, tenant, sector, rule_id, rule_title, rule_author, level, techniques, tactics, host, user, src_ip, count, first_seen, last_seen, status, correlation, event_seq`
+const alertCols = `id, tenant, sector, rule_id, rule_title, rule_author, level, techniques, tactics, host, user, src_ip, count, first_seen, last_seen, status, correlation, event_seq, assignee, resolution, updated`
 
-func scanAlert(rows *sql.Rows, withEvent bool) (alert.Alert, error) {
-	var a alert.Alert
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface{ Scan(dest ...any) error }
+
+// scanAlert reads alertCols (and event when withEvent).
+func scanAlert(sc scanner, withEvent bool) (store.Alert, error) {
+	var a store.Alert
 	var tid, sector, tech, tac, status, ev string
-	var first, last int64
+	var first, last, updated int64
 	var corr int
-	dest := []any{&a.ID, &tid, &sector, &a.RuleID, &a.RuleTitle, &a.RuleAuthor, &a.Level, &tech, &tac, &a.Host, &a.User, &a.SrcIP, &a.Count, &first, &last, &status, &corr, &a.EventSeq}
+	dest := []any{&a.ID, &tid, &sector, &a.RuleID, &a.RuleTitle, &a.RuleAuthor, &a.Level, &tech, &tac, &a.Host, &a.User, &a.SrcIP, &a.Count, &first, &last, &status, &corr, &a.EventSeq,
+		&a.Assignee, &a.Resolution, &updated}
 	if withEvent {
 		dest = append(dest, &ev)
 	}
-	if err := rows.Scan(dest...); err != nil {
+	if err := sc.Scan(dest...); err != nil {
 		return a, err
 	}
 	a.Tenant, a.Sector, a.Status, a.Correlation = tenant.ID(tid), tenant.Sector(sector), alert.Status(status), corr == 1
-	a.FirstSeen, a.LastSeen = time.UnixMilli(first).UTC(), time.UnixMilli(last).UTC()
+	a.FirstSeen, a.LastSeen, a.Updated = time.UnixMilli(first).UTC(), time.UnixMilli(last).UTC(), time.UnixMilli(updated).UTC()
 	_ = json.Unmarshal([]byte(tech), &a.Techniques)
 	_ = json.Unmarshal([]byte(tac), &a.Tactics)
 	if withEvent {
@@ -600,10 +726,122 @@ func scanAlert(rows *sql.Rows, withEvent bool) (alert.Alert, error) {
 	return a, nil
 }
 
+// levelRankSQL orders Sigma levels as sigma.LevelRank does.
+const levelRankSQL = `(CASE level WHEN 'critical' THEN 5 WHEN 'high' THEN 4 WHEN 'medium' THEN 3 WHEN 'low' THEN 2 WHEN 'informational' THEN 1 ELSE 0 END)`
+
+func levelRank(l string) int64 {
+	switch l {
+	case "critical":
+		return 5
+	case "high":
+		return 4
+	case "medium":
+		return 3
+	case "low":
+		return 2
+	case "informational":
+		return 1
+	}
+	return 0
+}
+
+// alertOrder is a sort of alerts: integer keys compared together, then id.
+type alertOrder struct {
+	name  string                       // the sort as requested, "" for the default
+	exprs []string                     // SQL of the keys
+	vals  func(a *store.Alert) []int64 // the keys of a stored alert
+	desc  bool
+}
+
+func orderFor(sort string) (alertOrder, error) {
+	if !store.ValidAlertSort(sort) {
+		return alertOrder{}, fmt.Errorf("bad sort %q (want last_seen, first_seen, level or count, optionally preceded by -)", sort)
+	}
+	o := alertOrder{name: sort, desc: !strings.HasPrefix(sort, "-")}
+	if sort == store.SortLastSeen {
+		o.name = ""
+	}
+	switch strings.TrimPrefix(sort, "-") {
+	case "", store.SortLastSeen:
+		o.exprs = []string{"last_seen"}
+		o.vals = func(a *store.Alert) []int64 { return []int64{a.LastSeen.UnixMilli()} }
+	case store.SortFirstSeen:
+		o.exprs = []string{"first_seen"}
+		o.vals = func(a *store.Alert) []int64 { return []int64{a.FirstSeen.UnixMilli()} }
+	case store.SortLevel:
+		o.exprs = []string{levelRankSQL, "last_seen"}
+		o.vals = func(a *store.Alert) []int64 { return []int64{levelRank(a.Level), a.LastSeen.UnixMilli()} }
+	case store.SortCount:
+		o.exprs = []string{"count", "last_seen"}
+		o.vals = func(a *store.Alert) []int64 { return []int64{int64(a.Count), a.LastSeen.UnixMilli()} }
+	}
+	return o, nil
+}
+
+// orderBy renders the ORDER BY clause.
+func (o alertOrder) orderBy() string {
+	dir := " ASC"
+	if o.desc {
+		dir = " DESC"
+	}
+	var b strings.Builder
+	for _, e := range o.exprs {
+		b.WriteString(e + dir + ", ")
+	}
+	return b.String() + "id" + dir
+}
+
+// cursor renders the position after a: "<keys>.<id>", prefixed with
+// "<sort>:" for other sorts than the default (whose cursors stay as they were).
+func (o alertOrder) cursor(a *store.Alert) string {
+	var b strings.Builder
+	if o.name != "" {
+		b.WriteString(o.name + ":")
+	}
+	for _, v := range o.vals(a) {
+		b.WriteString(strconv.FormatInt(v, 10) + ".")
+	}
+	return b.String() + a.ID
+}
+
+// after parses a cursor into the condition selecting what follows it.
+func (o alertOrder) after(cursor string, args []any) (string, []any, error) {
+	bad := fmt.Errorf("bad cursor %q", cursor)
+	rest := cursor
+	if o.name != "" {
+		var ok bool
+		if rest, ok = strings.CutPrefix(cursor, o.name+":"); !ok {
+			return "", nil, bad
+		}
+	}
+	parts := strings.SplitN(rest, ".", len(o.exprs)+1)
+	if len(parts) != len(o.exprs)+1 || parts[len(o.exprs)] == "" {
+		return "", nil, bad
+	}
+	for _, p := range parts[:len(o.exprs)] {
+		v, err := strconv.ParseInt(p, 10, 64)
+		if err != nil {
+			return "", nil, bad
+		}
+		args = append(args, v)
+	}
+	args = append(args, parts[len(o.exprs)])
+	op := ">"
+	if o.desc {
+		op = "<"
+	}
+	ph := strings.Repeat("?, ", len(o.exprs)) + "?"
+	return "(" + strings.Join(o.exprs, ", ") + ", id) " + op + " (" + ph + ")", args, nil
+}
+
 // SearchAlerts implements store.Store.
 func (s *Store) SearchAlerts(ctx context.Context, q store.AlertQuery) (*store.AlertPage, error) {
 	if len(q.Tenants) == 0 {
 		return &store.AlertPage{}, nil
+	}
+	order, err := orderFor(q.Sort)
+	if err != nil {
+		return nil, err
 	}
 	limit := q.Limit
 	if limit <= 0 {
@@ -632,6 +870,16 @@ func (s *Store) SearchAlerts(ctx context.Context, q store.AlertQuery) (*store.Al
 	if q.Technique != "" {
 		where, args = append(where, "instr(techniques, ?) > 0"), append(args, `"`+strings.ToUpper(q.Technique))
 	}
+	if q.Assignee != "" {
+		where, args = append(where, "assignee = ? COLLATE NOCASE"), append(args, q.Assignee)
+	}
+	if q.Unassigned {
+		where = append(where, "assignee = ''")
+	}
+	if q.Text != "" {
+		where = append(where, "(instr(lower(rule_title), lower(?)) > 0 OR instr(lower(host), lower(?)) > 0 OR instr(lower(user), lower(?)) > 0 OR instr(lower(src_ip), lower(?)) > 0)")
+		args = append(args, q.Text, q.Text, q.Text, q.Text)
+	}
 	if !q.Since.IsZero() {
 		where, args = append(where, "last_seen >= ?"), append(args, q.Since.UnixMilli())
 	}
@@ -644,19 +892,17 @@ func (s *Store) SearchAlerts(ctx context.Context, q store.AlertQuery) (*store.Al
 		return nil, fmt.Errorf("local store: count alerts: %w", err)
 	}
 	if q.Cursor != "" {
-		ms, id, ok := strings.Cut(q.Cursor, ".")
-		t, err := strconv.ParseInt(ms, 10, 64)
-		if !ok || err != nil {
-			return nil, fmt.Errorf("bad cursor %q", q.Cursor)
+		var after string
+		if after, args, err = order.after(q.Cursor, args); err != nil {
+			return nil, err
 		}
-		cond += " AND (last_seen < ? OR (last_seen = ? AND id < ?))"
-		args = append(args, t, t, id)
+		cond += " AND " + after
 	}
 	cols := alertCols
 	if q.WithEvents {
 		cols += ", event"
 	}
-	rows, err := s.rdb.QueryContext(ctx, `SELECT `+cols+` FROM alerts WHERE `+cond+` ORDER BY last_seen DESC, id DESC LIMIT ?`, append(args, limit+1)...)
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+cols+` FROM alerts WHERE `+cond+` ORDER BY `+order.orderBy()+` LIMIT ?`, append(args, limit+1)...)
 	if err != nil {
 		return nil, fmt.Errorf("local store: search alerts: %w", err)
 	}
@@ -670,8 +916,7 @@ func (s *Store) SearchAlerts(ctx context.Context, q store.AlertQuery) (*store.Al
 	}
 	if len(page.Alerts) > limit {
 		page.Alerts = page.Alerts[:limit]
-		last := page.Alerts[limit-1]
-		page.Next = strconv.FormatInt(last.LastSeen.UnixMilli(), 10) + "." + last.ID
+		page.Next = order.cursor(&page.Alerts[limit-1])
 	}
 	return page, rows.Err()
 }
@@ -689,7 +934,7 @@ func (s *Store) RecentAlerts(ctx context.Context, since time.Time) ([]alert.Aler
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, a)
+		out = append(out, a.Alert)
 	}
 	return out, rows.Err()
 }
@@ -772,5 +1017,11 @@ func (s *Store) DeleteBefore(ctx context.Context, t time.Time) (int64, error) {
 		return n, fmt.Errorf("local store: retention: %w", err)
 	}
 	m, _ := res.RowsAffected()
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM alert_audit WHERE NOT EXISTS (SELECT 1 FROM alerts WHERE alerts.id = alert_audit.alert_id)`); err != nil {
+		return n + m, fmt.Errorf("local store: retention: %w", err)
+	}
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM event_counts WHERE hour + 3600000 <= ?`, ms); err != nil {
+		return n + m, fmt.Errorf("local store: retention: %w", err)
+	}
 	return n + m, nil
 }

@@ -2,10 +2,14 @@ package local
 
 import (
 	"context"
+	"database/sql"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/mamori-soc/mamori/internal/store"
 	"github.com/mamori-soc/mamori/internal/store/storetest"
+	"github.com/mamori-soc/mamori/internal/tenant"
 )
 
 func TestConformance(t *testing.T) {
@@ -27,5 +31,55 @@ func TestReadOnlyWhenDiskFull(t *testing.T) {
 	defer s.Close()
 	if _, err := s.AppendEvents(context.Background(), []store.Event{{ID: "x", Tenant: "a"}}); err != store.ErrReadOnly {
 		t.Errorf("AppendEvents with no free disk: %v, want ErrReadOnly", err)
+	}
+}
+
+// TestMigrateOldDatabase: a database written before triage and event
+// counts opens with its alerts untriaged (updated = first_seen) and its
+// stored events counted.
+func TestMigrateOldDatabase(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	old, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "mamori.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`CREATE TABLE events (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, tenant TEXT NOT NULL, ts INTEGER NOT NULL, received INTEGER NOT NULL,
+			source TEXT NOT NULL, host TEXT NOT NULL, channel TEXT NOT NULL, event_id TEXT NOT NULL, fields TEXT NOT NULL, raw BLOB)`,
+		`CREATE UNIQUE INDEX events_id ON events(id)`,
+		`CREATE TABLE alerts (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, sector TEXT NOT NULL, rule_id TEXT NOT NULL, rule_title TEXT NOT NULL,
+			rule_author TEXT NOT NULL, level TEXT NOT NULL, techniques TEXT NOT NULL, tactics TEXT NOT NULL, host TEXT NOT NULL, user TEXT NOT NULL,
+			src_ip TEXT NOT NULL, count INTEGER NOT NULL, first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL, status TEXT NOT NULL,
+			correlation INTEGER NOT NULL, event_seq INTEGER NOT NULL, event TEXT NOT NULL)`,
+		`INSERT INTO events VALUES (1, 'e1', 'org-a', 1000, 3600000, 'test', '', '', '', '{}', NULL), (2, 'e2', 'org-a', 1000, 3600500, 'test', '', '', '', '{}', NULL)`,
+		`INSERT INTO alerts VALUES ('a1', 'org-a', 'finance', 'r', 'R', 'me', 'high', '[]', '[]', 'h', 'u', '', 1, 5000, 6000, 'acknowledged', 0, 1, '{}')`,
+	} {
+		if _, err := old.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	old.Close()
+	s, err := Open(ctx, Config{Dir: dir}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	a, err := s.Alert(ctx, []tenant.ID{"org-a"}, "a1")
+	if err != nil || a.Status != "acknowledged" || a.Assignee != "" || a.Updated.UnixMilli() != 5000 {
+		t.Fatalf("migrated alert: %+v, %v", a, err)
+	}
+	st, err := s.OrgStats(ctx, store.OrgStatsQuery{Tenants: []tenant.ID{"org-a"}, Now: time.UnixMilli(3600000 + 10*60000)})
+	if err != nil || len(st) != 1 || st[0].Events24h != 2 || st[0].LastEvent.UnixMilli() != 3600500 {
+		t.Errorf("migrated event counts: %+v, %v", st, err)
+	}
+	// Opening again changes nothing.
+	s.Close()
+	if s, err = Open(ctx, Config{Dir: dir}, nil); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if st, _ := s.OrgStats(ctx, store.OrgStatsQuery{Tenants: []tenant.ID{"org-a"}, Now: time.UnixMilli(3600000)}); st[0].Events24h != 2 {
+		t.Errorf("second open counted again: %+v", st)
 	}
 }

@@ -27,6 +27,17 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"TenantIsolationAlerts", testIsolationAlerts},
 		{"TenantsAndRules", testTenants},
 		{"Retention", testRetention},
+		{"Triage", testTriage},
+		{"TriageSurvivesFolding", testTriageSurvivesFolding},
+		{"AlertFiltersAndSort", testAlertFiltersAndSort},
+		{"RelatedAlerts", testRelated},
+		{"Dashboard", testDashboard},
+		{"OrgStats", testOrgStats},
+		{"EventHistogram", testHistogram},
+		{"RuleHits", testRuleHits},
+		{"TenantIsolationTriage", testIsolationTriage},
+		{"TenantIsolationAggregates", testIsolationAggregates},
+		{"EmptyTenantList", testEmptyTenantList},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
