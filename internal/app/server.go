@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -175,7 +176,7 @@ func NewServer(ctx context.Context, cfg Config, log *slog.Logger) (*Server, erro
 		return nil, errors.New("serve: no data directory (set data: in the config or --data)")
 	}
 	s := &Server{cfg: cfg, log: log, started: time.Now(), broker: newBroker()}
-	st, err := local.Open(ctx, local.Config{Dir: cfg.Data}, log)
+	st, err := local.Open(ctx, local.Config{Dir: cfg.Data, Decode: decodeRaw}, log)
 	if err != nil {
 		return nil, err
 	}
@@ -419,14 +420,16 @@ func (e *eventSink) Publish(ctx context.Context, recs []ingest.Record) error {
 		ev := r.Event
 		en := normalize.EntitiesOf(ev)
 		se := store.Event{ID: r.ID, Tenant: r.Tenant, Time: ev.Time, Received: r.Received, Source: r.Source, Host: en.Host, Raw: r.Raw}
-		se.Fields = make([]store.Field, ev.Len())
-		for j := range se.Fields {
-			se.Fields[j] = store.Field{Name: string(ev.Name(j)), Value: string(ev.Value(j))}
-			switch se.Fields[j].Name {
-			case "Channel":
-				se.Channel = se.Fields[j].Value
-			case "EventID":
-				se.EventID = se.Fields[j].Value
+		if v, ok := ev.Get("Channel"); ok {
+			se.Channel = string(v)
+		}
+		if v, ok := ev.Get("EventID"); ok {
+			se.EventID = string(v)
+		}
+		if len(r.Raw) == 0 { // the store derives the fields of raw records itself
+			se.Fields = make([]store.Field, ev.Len())
+			for j := range se.Fields {
+				se.Fields[j] = store.Field{Name: string(ev.Name(j)), Value: string(ev.Value(j))}
 			}
 		}
 		evs[i] = se
@@ -446,6 +449,45 @@ func (e *eventSink) Publish(ctx context.Context, recs []ingest.Record) error {
 	s.src.push(items)
 	s.det.Notify()
 	return nil
+}
+
+var rawDecoders = sync.Pool{New: func() any { return &rawDecoder{dec: normalize.NewDecoder()} }}
+
+type rawDecoder struct {
+	dec *normalize.Decoder
+	ev  event.Event
+}
+
+// decodeRaw re-derives a stored event's fields from its raw record, exactly as
+// ingest normalized it (the store keeps only the raw record).
+func decodeRaw(source string, raw []byte) ([]store.Field, error) {
+	d := rawDecoders.Get().(*rawDecoder)
+	defer rawDecoders.Put(d)
+	var err error
+	switch source {
+	case "ndjson-syslog", "syslog-udp", "syslog-tcp", "syslog-tls":
+		err = d.dec.Syslog(raw, &d.ev)
+	case "ndjson-access":
+		err = d.dec.AccessLog(raw, &d.ev)
+	case "ndjson-zeek-tsv":
+		// Stored as name=value pairs separated by tabs.
+		d.ev.Reset()
+		for _, kv := range bytes.Split(bytes.TrimRight(raw, "\t"), []byte{'\t'}) {
+			if k, v, ok := bytes.Cut(kv, []byte{'='}); ok {
+				d.ev.Add(k, v)
+			}
+		}
+	default:
+		err = d.dec.JSON(raw, &d.ev)
+	}
+	if err != nil {
+		return nil, err
+	}
+	fields := make([]store.Field, d.ev.Len())
+	for i := range fields {
+		fields[i] = store.Field{Name: string(d.ev.Name(i)), Value: string(d.ev.Value(i))}
+	}
+	return fields, nil
 }
 
 // ingestAuth accepts ingest tokens only.

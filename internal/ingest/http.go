@@ -283,7 +283,7 @@ func (h *HTTP) ndjson(w http.ResponseWriter, r *http.Request) {
 				resp.Errors = appendErr(resp.Errors, line, derr.Error())
 				resp.Rejected++
 			} else {
-				rec.Source = "ndjson"
+				rec.Source = SourceName("ndjson", format)
 				recs = append(recs, rec)
 			}
 		}
@@ -325,7 +325,7 @@ func (h *HTTP) zeekTSV(w http.ResponseWriter, r *http.Request, tid tenant.ID, bo
 			lineBuf = append(lineBuf, '\t')
 		}
 		raw := bytes.Clone(lineBuf)
-		recs = append(recs, Record{Tenant: tid, ID: RecordID(tid, "", raw, occ.next(raw)), Raw: raw, Event: e, Received: now, Source: "ndjson-zeek-tsv"})
+		recs = append(recs, Record{Tenant: tid, ID: RecordID(tid, "", raw, occ.next(raw), e.Time), Raw: raw, Event: e, Received: now, Source: "ndjson-zeek-tsv"})
 		return nil
 	}, func(line int, err error) {
 		resp.Errors = appendErr(resp.Errors, line, err.Error())
@@ -347,6 +347,16 @@ func (h *HTTP) zeekTSV(w http.ResponseWriter, r *http.Request, tid tenant.ID, bo
 	resp.Accepted = len(recs)
 	h.stats.add(int64(resp.Accepted), int64(resp.Rejected), 0)
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// SourceName names where a record came from and, for text formats, how it
+// is decoded: the store may re-derive fields from the raw record with it.
+func SourceName(path, format string) string {
+	switch format {
+	case "syslog", "access", "zeek-tsv":
+		return path + "-" + format
+	}
+	return path
 }
 
 func appendErr(errs []LineError, line int, msg string) []LineError {
@@ -410,7 +420,7 @@ func (d *decoder) decode(format string, tid tenant.ID, senderID string, raw []by
 	if ev.Time.IsZero() {
 		ev.Time = now
 	}
-	return Record{Tenant: tid, ID: RecordID(tid, senderID, raw, occurrence), Raw: bytes.Clone(raw), Event: ev, Received: now}, nil
+	return Record{Tenant: tid, ID: RecordID(tid, senderID, raw, occurrence, ev.Time), Raw: bytes.Clone(raw), Event: ev, Received: now}, nil
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -51,7 +51,21 @@ type Authenticator interface {
 // identical records of the same request. A retried request yields the same
 // ids (stored once), while identical lines within one request (a log with
 // second resolution repeats itself) stay distinct records.
-func RecordID(tid tenant.ID, senderID string, raw []byte, occurrence int) string {
+//
+// The id starts with the hour of the event's time, so that new ids land in
+// a narrow range of the store's index (sequential, not random, writes).
+func RecordID(tid tenant.ID, senderID string, raw []byte, occurrence int, t time.Time) string {
+	const hexdigits = "0123456789abcdef"
+	var prefix [8]byte
+	hour := uint32(t.Unix() / 3600)
+	for i := 7; i >= 0; i-- {
+		prefix[i] = hexdigits[hour&0xF]
+		hour >>= 4
+	}
+	return string(prefix[:]) + recordHash(tid, senderID, raw, occurrence)
+}
+
+func recordHash(tid tenant.ID, senderID string, raw []byte, occurrence int) string {
 	h := sha256.New()
 	h.Write([]byte(tid))
 	h.Write([]byte{0})
@@ -69,7 +83,7 @@ func RecordID(tid tenant.ID, senderID string, raw []byte, occurrence int) string
 			h.Write(b[:])
 		}
 	}
-	return hex.EncodeToString(h.Sum(nil)[:16])
+	return hex.EncodeToString(h.Sum(nil)[:12])
 }
 
 // occurrences counts identical records within one request.

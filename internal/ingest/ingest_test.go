@@ -99,7 +99,7 @@ func TestBulkAuthSchemes(t *testing.T) {
 		t.Fatalf("records = %+v", recs)
 	}
 	// The sender's _id makes a retried document the same record.
-	if recs[0].ID != recs[1].ID || recs[0].ID != RecordID("org-a", "x1", nil, 0) {
+	if recs[0].ID != recs[1].ID || recs[0].ID != RecordID("org-a", "x1", nil, 0, recs[0].Event.Time) {
 		t.Errorf("ids %s %s: the sender's _id must give the same record id", recs[0].ID, recs[1].ID)
 	}
 }

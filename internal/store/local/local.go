@@ -7,6 +7,7 @@ package local
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,11 +17,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/mamori-soc/mamori/internal/alert"
 	"github.com/mamori-soc/mamori/internal/store"
@@ -36,7 +38,48 @@ type Config struct {
 	MinFreeDisk int64
 	// MaxBatch bounds the events of one grouped transaction. 0 means 20000.
 	MaxBatch int
+	// Decode, when set, rebuilds an event's fields from its raw record and
+	// source. The store then keeps only the raw record of events that have
+	// one (half the bytes to write) and derives their fields when read or
+	// searched. It must be deterministic, safe for concurrent use, and the
+	// same for every store of the process (SQL calls it as mamori_fields).
+	Decode func(source string, raw []byte) ([]store.Field, error)
 }
+
+// decodeRaw is the decoder behind the SQL function mamori_fields(source, raw).
+var (
+	decodeRaw    atomic.Pointer[func(string, []byte) ([]store.Field, error)]
+	registerOnce sync.Once
+)
+
+// registerFieldsFunc makes mamori_fields(source, raw) available to SQL: the
+// JSON fields of a raw-only event, so that searches see them.
+func registerFieldsFunc() {
+	registerOnce.Do(func() {
+		sqlite.MustRegisterDeterministicScalarFunction("mamori_fields", 2, func(ctx *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+			dec := decodeRaw.Load()
+			if dec == nil {
+				return "{}", nil
+			}
+			src, _ := args[0].(string)
+			var raw []byte
+			switch v := args[1].(type) {
+			case []byte:
+				raw = v
+			case string:
+				raw = []byte(v)
+			}
+			fields, err := (*dec)(src, raw)
+			if err != nil {
+				return "{}", nil
+			}
+			return string(appendFieldsJSON(nil, fields)), nil
+		})
+	})
+}
+
+// fieldsExpr is the SQL of an event's fields, stored or derived.
+const fieldsExpr = `(CASE WHEN events.fields = '' THEN mamori_fields(events.source, events.raw) ELSE events.fields END)`
 
 // Store is the embedded store.
 type Store struct {
@@ -163,6 +206,10 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	registerFieldsFunc()
+	if cfg.Decode != nil {
+		decodeRaw.Store(&cfg.Decode)
+	}
 	if err := os.MkdirAll(cfg.Dir, 0o750); err != nil {
 		return nil, fmt.Errorf("local store: %w", err)
 	}
@@ -286,6 +333,9 @@ func (s *Store) AppendEvents(ctx context.Context, evs []store.Event) (int, error
 	r := &appendReq{evs: evs, json: make([][]byte, len(evs)), done: make(chan struct{})}
 	// Render here, in the caller's goroutine: the single writer only binds and inserts.
 	for i := range evs {
+		if s.cfg.Decode != nil && len(evs[i].Raw) > 0 {
+			continue // raw-only: fields are derived from the raw record when read
+		}
 		r.json[i] = appendFieldsJSON(nil, evs[i].Fields)
 	}
 	select {
@@ -507,7 +557,7 @@ func parseFieldsJSON(s string) ([]store.Field, error) {
 
 const eventCols = `seq, id, tenant, ts, received, source, host, channel, event_id, fields, raw`
 
-func scanEvent(rows *sql.Rows) (store.Event, error) {
+func (s *Store) scanEvent(rows *sql.Rows) (store.Event, error) {
 	var ev store.Event
 	var tid, fields string
 	var ts, rcv int64
@@ -517,6 +567,10 @@ func scanEvent(rows *sql.Rows) (store.Event, error) {
 	ev.Tenant = tenant.ID(tid)
 	ev.Time, ev.Received = time.UnixMilli(ts).UTC(), time.UnixMilli(rcv).UTC()
 	var err error
+	if fields == "" && s.cfg.Decode != nil {
+		ev.Fields, err = s.cfg.Decode(ev.Source, ev.Raw)
+		return ev, err
+	}
 	ev.Fields, err = parseFieldsJSON(fields)
 	return ev, err
 }
@@ -530,7 +584,7 @@ func (s *Store) EventsAfter(ctx context.Context, seq int64, limit int) ([]store.
 	defer rows.Close()
 	var out []store.Event
 	for rows.Next() {
-		ev, err := scanEvent(rows)
+		ev, err := s.scanEvent(rows)
 		if err != nil {
 			return nil, fmt.Errorf("local store: events after %d: %w", seq, err)
 		}
@@ -581,7 +635,7 @@ func (s *Store) SearchEvents(ctx context.Context, q store.EventQuery) (*store.Ev
 	}
 	defer rows.Close()
 	for rows.Next() {
-		ev, err := scanEvent(rows)
+		ev, err := s.scanEvent(rows)
 		if err != nil {
 			return nil, fmt.Errorf("local store: search events: %w", err)
 		}
@@ -617,12 +671,12 @@ func eventWhere(q store.EventQuery) (string, []any) {
 			where, args = append(where, "event_id = ?"), append(args, f.Value)
 		default:
 			// A field may hold one value or an array of them.
-			where = append(where, `EXISTS (SELECT 1 FROM json_each(events.fields, ?) WHERE lower(value) = lower(?))`)
+			where = append(where, `EXISTS (SELECT 1 FROM json_each(`+fieldsExpr+`, ?) WHERE lower(value) = lower(?))`)
 			args = append(args, `$."`+strings.ReplaceAll(f.Field, `"`, ``)+`"`, f.Value)
 		}
 	}
 	if q.Text != "" {
-		where, args = append(where, "instr(lower(fields), lower(?)) > 0"), append(args, q.Text)
+		where, args = append(where, "instr(lower("+fieldsExpr+"), lower(?)) > 0"), append(args, q.Text)
 	}
 	return strings.Join(where, " AND "), args
 }
