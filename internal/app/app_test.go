@@ -7,23 +7,13 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/mamori-soc/mamori/internal/corpus"
 )
 
-func testdataDir(t testing.TB) string {
-	t.Helper()
-	dir := os.Getenv("MAMORI_TESTDATA")
-	if dir == "" {
-		_, file, _, _ := runtime.Caller(0)
-		dir = filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "data")
-	}
-	if _, err := os.Stat(dir); err != nil {
-		t.Fatalf("test data not found at %s (set MAMORI_TESTDATA or run `make testdata`): %v", dir, err)
-	}
-	return dir
-}
+func testdataDir(t testing.TB) string { return corpus.Dir(t) }
 
 func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()

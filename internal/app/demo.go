@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"sync"
@@ -55,7 +56,6 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return ExitFailure
 	}
-	_ = noOpen // the console arrives with a later release; the API is printed instead
 	dir := *data
 	if dir == "" {
 		d, err := os.MkdirTemp("", "mamori-demo-*")
@@ -76,6 +76,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 Mamori demo is running: %d organisations in %d sectors, fed by the national telemetry generator
 (a day of attacks every minute) through the real ingest paths (_bulk, NDJSON, syslog).
 
+  Console        %s/ui/
   API            %s   (OpenAPI: %s/api/v1/openapi.json)
   Login          %s / %s   (national analyst)
   Data           %s   (demo.json there has every token)
@@ -86,12 +87,28 @@ Try:
   curl -s %s/metrics | grep mamori_
 
 Press Ctrl-C to stop.
-`, len(d.gen.Orgs()), countSectors(d.gen.Orgs()), info.URL, info.URL, info.Username, info.Password, dir, info.APIToken, info.URL, info.APIToken, info.URL, info.URL)
+`, len(d.gen.Orgs()), countSectors(d.gen.Orgs()), info.URL, info.URL, info.URL, info.Username, info.Password, dir, info.APIToken, info.URL, info.APIToken, info.URL, info.URL)
+	if !*noOpen {
+		openBrowser(info.URL + "/ui/")
+	}
 	if err := d.wait(); err != nil {
 		fmt.Fprintln(stderr, "mamori demo:", err)
 		return ExitFailure
 	}
 	return ExitOK
+}
+
+// openBrowser opens url in the desktop's browser, when there is a desktop.
+func openBrowser(url string) {
+	if os.Getenv("DISPLAY") == "" && os.Getenv("WAYLAND_DISPLAY") == "" {
+		return
+	}
+	for _, opener := range []string{"xdg-open", "open"} {
+		if path, err := exec.LookPath(opener); err == nil {
+			_ = exec.Command(path, url).Start()
+			return
+		}
+	}
 }
 
 func countSectors(orgs []simulate.Org) int {

@@ -28,6 +28,7 @@ var allowed = map[string][]string{
 	"api":             {"tenant", "event", "alert", "auth", "query", "store", "sigma"},
 	"simulate":        {"tenant", "event"},
 	"web":             {},
+	"corpus":          {},
 	"app": {"event", "evtx", "normalize", "sigma", "hunt", "rulepack", "ruleupdate", "tenant", "alert", "auth", "store", "store/local",
 		"ingest", "detect", "query", "api", "simulate", "web"},
 }

@@ -3,8 +3,9 @@ package sigma
 import (
 	"os"
 	"path/filepath"
-	"runtime"
 	"testing"
+
+	"github.com/mamori-soc/mamori/internal/corpus"
 
 	"github.com/mamori-soc/mamori/internal/event"
 	"github.com/mamori-soc/mamori/internal/evtx"
@@ -12,18 +13,7 @@ import (
 
 // testdataDir returns the shared test data directory ($MAMORI_TESTDATA,
 // default ../shared/data beside the repository).
-func testdataDir(t testing.TB) string {
-	t.Helper()
-	dir := os.Getenv("MAMORI_TESTDATA")
-	if dir == "" {
-		_, file, _, _ := runtime.Caller(0)
-		dir = filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "data")
-	}
-	if _, err := os.Stat(dir); err != nil {
-		t.Fatalf("test data not found at %s (set MAMORI_TESTDATA or run `make testdata`): %v", dir, err)
-	}
-	return dir
-}
+func testdataDir(t testing.TB) string { return corpus.Dir(t) }
 
 // corpusDirs are the SigmaHQ rule folders Mamori must load entirely.
 var corpusDirs = []string{"rules", "rules-emerging-threats", "rules-threat-hunting", "rules-placeholder", "rules-compliance"}
