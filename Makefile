@@ -3,7 +3,7 @@ GO ?= go
 MAMORI_TESTDATA ?= $(abspath ../shared/data)
 export MAMORI_TESTDATA
 
-.PHONY: all build test vet bench fuzz testdata clean
+.PHONY: all build deps test vet bench fuzz testdata clean
 
 all: build
 
@@ -15,7 +15,11 @@ vet:
 	@test -z "$$(gofmt -l cmd internal)" || (echo "gofmt needed:"; gofmt -l cmd internal; exit 1)
 
 # All tests, including the SigmaHQ regression suite and corpus tests over $(MAMORI_TESTDATA).
-test: vet
+# Test dependencies beyond Go (Debian's Chromium for the console's browser tests).
+deps:
+	sh scripts/install-test-deps.sh
+
+test: vet deps
 	$(GO) test -count=1 -timeout 20m ./...
 	@# The SigmaHQ regression suite's case count, visible in every run.
 	@$(GO) test -count=1 -run 'TestSigmaHQRegression' -v ./internal/sigma | grep -E 'SigmaHQ regression|^(FAIL|ok)'

@@ -207,6 +207,19 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"token": tok, "user": p.Name, "role": p.Role, "org_id": p.Tenant})
 }
 
+// logout ends the caller's session (a long-lived token is revoked through
+// DELETE /api/v1/tokens/{id} instead) and clears the cookie.
+func (a *API) logout(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	http.SetCookie(w, &http.Cookie{Name: "mamori_session", Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	if strings.HasPrefix(bearer(r), "mmr_") && p.Token != "" && p.Session {
+		if err := a.o.Auth.Revoke(r.Context(), p.Token); err != nil {
+			a.internal(w, err)
+			return
+		}
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
 func (a *API) internal(w http.ResponseWriter, err error) {
 	a.o.Log.Error("api", "err", err)
 	writeError(w, ErrInternal, "")

@@ -30,6 +30,7 @@ import (
 	"github.com/mamori-soc/mamori/internal/store"
 	"github.com/mamori-soc/mamori/internal/store/local"
 	"github.com/mamori-soc/mamori/internal/tenant"
+	"github.com/mamori-soc/mamori/internal/web"
 )
 
 // Config is the server configuration file (YAML; unknown keys are errors).
@@ -236,6 +237,7 @@ func NewServer(ctx context.Context, cfg Config, log *slog.Logger) (*Server, erro
 	}
 	mux := http.NewServeMux()
 	s.ingest.Register(mux)
+	web.Register(mux)
 	s.done = make(chan struct{})
 	api.New(api.Options{Auth: s.auth, Query: s.query, Orgs: &orgWriter{srv: s}, Rules: s.rules, Log: log, Metrics: s.writeMetrics,
 		Ready: func() error {

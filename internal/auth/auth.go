@@ -78,6 +78,8 @@ type Principal struct {
 	Role   Role
 	Tenant tenant.ID // for organisation roles and ingest tokens
 	Token  string    // id of the token or session that authenticated it
+	// Session is true when a login session (not a long-lived token) authenticated it.
+	Session bool
 }
 
 // Can reports whether p may perform a.
@@ -349,14 +351,15 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 		var hash []byte
 		var name, role, tid string
 		var exp int64
-		err := s.db.QueryRowContext(ctx, `SELECT hash, name, role, tenant, expires FROM auth_tokens WHERE id = ?`, id).Scan(&hash, &name, &role, &tid, &exp)
+		var kind string
+		err := s.db.QueryRowContext(ctx, `SELECT hash, name, role, tenant, expires, kind FROM auth_tokens WHERE id = ?`, id).Scan(&hash, &name, &role, &tid, &exp, &kind)
 		if errors.Is(err, sql.ErrNoRows) {
 			return Principal{}, ErrUnauthenticated
 		}
 		if err != nil {
 			return Principal{}, err
 		}
-		c = cached{p: Principal{Name: name, Role: Role(role), Tenant: tenant.ID(tid), Token: id}, until: now.Add(10 * time.Second)}
+		c = cached{p: Principal{Name: name, Role: Role(role), Tenant: tenant.ID(tid), Token: id, Session: kind == "session"}, until: now.Add(10 * time.Second)}
 		copy(c.hash[:], hash)
 		if exp > 0 {
 			c.expires = time.Unix(exp, 0)

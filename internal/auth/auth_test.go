@@ -137,3 +137,23 @@ func TestPermissions(t *testing.T) {
 		}
 	}
 }
+
+func TestSessionFlag(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	s.AddUser(ctx, "bob", "a long enough password", NationalAnalyst, "")
+	tok, _, err := s.Login(ctx, "bob", "a long enough password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := s.Authenticate(ctx, tok)
+	api, _ := s.CreateToken(ctx, "api", NationalAnalyst, "")
+	q, _ := s.Authenticate(ctx, api)
+	if !p.Session || q.Session {
+		t.Errorf("Session flags: login %v, token %v", p.Session, q.Session)
+	}
+	s.Revoke(ctx, p.Token)
+	if _, err := s.Authenticate(ctx, tok); err == nil {
+		t.Error("session still valid after logout")
+	}
+}
