@@ -171,11 +171,18 @@ func startDemo(ctx context.Context, c demoConfig, log *slog.Logger) (*demo, erro
 		return nil, err
 	}
 	info.Password = randomPassword()
-	if err := a.AddUser(ctx, info.Username, info.Password, auth.NationalAnalyst, ""); err != nil && !errors.Is(err, auth.ErrExists) {
-		return nil, err
-	}
-	if err := a.AddUser(ctx, "admin", info.Password, auth.NationalAdmin, ""); err != nil && !errors.Is(err, auth.ErrExists) {
-		return nil, err
+	// A demo restarted on its data directory keeps its users: give them the new password.
+	for _, u := range []struct {
+		name string
+		role auth.Role
+	}{{info.Username, auth.NationalAnalyst}, {"admin", auth.NationalAdmin}} {
+		err := a.AddUser(ctx, u.name, info.Password, u.role, "")
+		if errors.Is(err, auth.ErrExists) {
+			err = a.SetPassword(ctx, u.name, info.Password)
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
 	if info.APIToken, err = a.CreateToken(ctx, "demo national analyst", auth.NationalAnalyst, ""); err != nil {
 		return nil, err
@@ -254,7 +261,8 @@ func (f *feeder) run(ctx context.Context, gen *simulate.Generator) {
 	var first []simulate.Record
 	orgs := gen.Orgs()
 	for i, sc := range simulate.Scenarios() {
-		recs, err := gen.Scenario(sc.Name, orgs[(i*7+3)%len(orgs)].Tenant.ID, now)
+		// Played as if it started a few minutes ago, so that no event is from the future.
+		recs, err := gen.Scenario(sc.Name, orgs[(i*7+3)%len(orgs)].Tenant.ID, now.Add(-4*time.Minute))
 		if err == nil {
 			first = append(first, recs...)
 		}

@@ -192,6 +192,27 @@ func (s *Service) AddUser(ctx context.Context, name, password string, role Role,
 	return err
 }
 
+// SetPassword replaces a user's password and ends the user's sessions.
+func (s *Service) SetPassword(ctx context.Context, name, password string) error {
+	if len(password) < 10 {
+		return errors.New("auth: password must have at least 10 characters")
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	if err != nil {
+		return fmt.Errorf("auth: hash password: %w", err)
+	}
+	res, err := s.db.ExecContext(ctx, `UPDATE auth_users SET password = ? WHERE name = ?`, hash, name)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("auth: no user %q", name)
+	}
+	_, err = s.db.ExecContext(ctx, `DELETE FROM auth_tokens WHERE kind = 'session' AND name = ?`, name)
+	s.flush()
+	return err
+}
+
 // User is a user as listed (no secret).
 type User struct {
 	Name    string    `json:"name"`

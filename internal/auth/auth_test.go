@@ -157,3 +157,25 @@ func TestSessionFlag(t *testing.T) {
 		t.Error("session still valid after logout")
 	}
 }
+
+func TestSetPassword(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	s.AddUser(ctx, "eve", "first password!!", OrgViewer, "org-a")
+	old, _, _ := s.Login(ctx, "eve", "first password!!")
+	if err := s.SetPassword(ctx, "eve", "second password!!"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Login(ctx, "eve", "first password!!"); err == nil {
+		t.Error("old password still works")
+	}
+	if _, _, err := s.Login(ctx, "eve", "second password!!"); err != nil {
+		t.Errorf("new password refused: %v", err)
+	}
+	if _, err := s.Authenticate(ctx, old); err == nil {
+		t.Error("a session opened with the old password survived")
+	}
+	if err := s.SetPassword(ctx, "nobody", "whatever long"); err == nil {
+		t.Error("SetPassword on an unknown user succeeded")
+	}
+}
