@@ -30,6 +30,11 @@ import (
 type Rules interface {
 	Set() *sigma.Set
 	SetEnabled(ctx context.Context, t tenant.ID, ruleID string, enabled bool) error
+	// Upload validates a rule file (one or more YAML documents) as
+	// `mamori rules check` does, and when every document is valid installs
+	// it and reloads the rules. problems lists each invalid document with its
+	// line; err is a failure to install.
+	Upload(ctx context.Context, name string, src []byte) (ids []string, problems []string, err error)
 }
 
 // Orgs creates organisations.
@@ -98,6 +103,7 @@ type route struct {
 func (a *API) routes() []route {
 	return []route{
 		{"GET /api/v1/me", auth.ReadData, true, a.me},
+		{"POST /api/v1/logout", auth.ReadData, true, a.logout},
 		{"GET /api/v1/alerts", auth.ReadData, false, a.alerts},
 		{"GET /api/v1/alerts/{id}", auth.ReadData, false, a.alertDetail},
 		{"PATCH /api/v1/alerts/{id}", auth.Triage, false, a.triage},
@@ -116,6 +122,7 @@ func (a *API) routes() []route {
 		{"POST /api/v1/tokens", auth.Admin, false, a.createToken},
 		{"DELETE /api/v1/tokens/{id}", auth.Admin, false, a.revokeToken},
 		{"GET /api/v1/rules", auth.ReadData, false, a.listRules},
+		{"POST /api/v1/rules", auth.ManageRules, false, a.uploadRule},
 		{"PUT /api/v1/orgs/{org}/rules/{rule}", auth.ManageRules, false, a.setRule},
 	}
 }
@@ -608,6 +615,43 @@ func (a *API) revokeToken(w http.ResponseWriter, r *http.Request, p auth.Princip
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// uploadRule installs a Sigma rule file sent as the body (YAML), or as JSON
+// {"name": "...", "yaml": "..."}. Invalid documents are listed with their
+// lines and nothing is installed.
+func (a *API) uploadRule(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20+1))
+	if err != nil || len(body) > 1<<20 {
+		writeError(w, ErrBadRequest, "the rule file must be at most 1 MiB")
+		return
+	}
+	name := r.URL.Query().Get("name")
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+		var req struct {
+			Name string `json:"name"`
+			YAML string `json:"yaml"`
+		}
+		if err := json.Unmarshal(body, &req); err != nil {
+			writeError(w, ErrBadRequest, "body must be {\"name\": ..., \"yaml\": ...}")
+			return
+		}
+		name, body = req.Name, []byte(req.YAML)
+	}
+	if name == "" {
+		name = "uploaded.yml"
+	}
+	ids, problems, err := a.o.Rules.Upload(r.Context(), name, body)
+	if err != nil {
+		a.internal(w, err)
+		return
+	}
+	if len(problems) > 0 {
+		writeJSON(w, ErrBadRequest.Status, map[string]any{"error": map[string]any{"code": ErrBadRequest.Code,
+			"message": fmt.Sprintf("%d invalid rule(s); nothing was installed", len(problems)), "problems": problems}})
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"installed": ids, "by": p.Name})
 }
 
 func (a *API) listRules(w http.ResponseWriter, r *http.Request, p auth.Principal) {

@@ -38,6 +38,9 @@ func (noRules) Set() *sigma.Set { return &sigma.Set{} }
 func (noRules) SetEnabled(context.Context, tenant.ID, string, bool) error {
 	return nil
 }
+func (noRules) Upload(context.Context, string, []byte) ([]string, []string, error) {
+	return nil, []string{"no rules here"}, nil
+}
 
 func newEnv(t *testing.T, o Options) *env {
 	t.Helper()

@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -169,6 +171,79 @@ func (h *rulesHolder) SetEnabled(ctx context.Context, t tenant.ID, ruleID string
 	return h.srv.refreshTenants(ctx)
 }
 
+// uploadedDir holds rules uploaded through the API.
+func (s *Server) uploadedDir() string { return filepath.Join(s.cfg.Data, "rules-uploaded") }
+
+// Upload implements api.Rules: validate, install, reload.
+func (h *rulesHolder) Upload(ctx context.Context, name string, src []byte) ([]string, []string, error) {
+	base := filepath.Base(strings.TrimSpace(name))
+	if ext := strings.ToLower(filepath.Ext(base)); ext != ".yml" && ext != ".yaml" {
+		base += ".yml"
+	}
+	rules, errs := sigma.Parse(base, src)
+	var problems []string
+	for _, e := range errs {
+		problems = append(problems, e.Error())
+	}
+	if len(rules) == 0 && len(problems) == 0 {
+		problems = append(problems, base+": no rule in the file")
+	}
+	if len(problems) > 0 {
+		return nil, problems, nil
+	}
+	// Compile the new rules with the loaded ones, so references and placeholders are checked too.
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	all := append(append([]*sigma.Rule{}, h.set.Rules...), rules...)
+	for _, c := range h.set.Correlations {
+		all = append(all, c.Rule)
+	}
+	ph, err := loadPlaceholders(h.srv.cfg.Placehold)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, cerrs := sigma.Compile(all, sigma.CompileOptions{Placeholders: ph}); len(cerrs) > 0 {
+		for _, e := range cerrs {
+			problems = append(problems, e.Error())
+		}
+		return nil, problems, nil
+	}
+	dir := h.srv.uploadedDir()
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, nil, err
+	}
+	tmp := filepath.Join(dir, "."+base+".tmp")
+	if err := os.WriteFile(tmp, src, 0o640); err != nil {
+		return nil, nil, err
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, base)); err != nil {
+		return nil, nil, err
+	}
+	ro := h.srv.ruleOptions()
+	lr, err := ro.load()
+	if err != nil {
+		return nil, nil, err
+	}
+	h.set, h.errs = lr.set, lr.errs
+	h.srv.det.SetRules(lr.set)
+	var ids []string
+	for _, r := range rules {
+		ids = append(ids, r.ID)
+	}
+	h.srv.log.Info("rules uploaded and reloaded", "file", base, "rules", len(lr.set.Rules), "correlations", len(lr.set.Correlations))
+	return ids, nil, nil
+}
+
+// ruleOptions are the rule sources of the server: configured directories
+// plus the rules uploaded through the API.
+func (s *Server) ruleOptions() ruleOptions {
+	ro := ruleOptions{rules: append([]string{}, s.cfg.Rules...), noBuiltin: s.cfg.NoBuiltin, logsources: s.cfg.Logsources, placeholders: s.cfg.Placehold}
+	if st, err := os.Stat(s.uploadedDir()); err == nil && st.IsDir() {
+		ro.rules = append(ro.rules, s.uploadedDir())
+	}
+	return ro
+}
+
 // NewServer opens the store, loads the rules and prepares every component;
 // Run starts them.
 func NewServer(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
@@ -186,7 +261,7 @@ func NewServer(ctx context.Context, cfg Config, log *slog.Logger) (*Server, erro
 		st.Close()
 		return nil, err
 	}
-	ro := ruleOptions{rules: cfg.Rules, noBuiltin: cfg.NoBuiltin, logsources: cfg.Logsources, placeholders: cfg.Placehold}
+	ro := s.ruleOptions()
 	lr, err := ro.load()
 	if err != nil {
 		st.Close()

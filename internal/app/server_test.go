@@ -510,3 +510,40 @@ func TestElasticsearchProbes(t *testing.T) {
 		t.Errorf("metrics: %d %s", code, b)
 	}
 }
+
+// TestRuleUpload: a national analyst uploads a rule; invalid documents are
+// reported with their lines and nothing is installed; a valid rule is
+// installed, reloaded without a restart, and fires on the next event.
+func TestRuleUpload(t *testing.T) {
+	ts := startServer(t)
+	bad := "title: broken\nlogsource: {product: windows, category: process_creation}\ndetection:\n  sel:\n    Image|nope: x\n  condition: sel\n"
+	code, b := ts.do(t, "POST", "/api/v1/rules?name=broken.yml", ts.tokens["national_analyst"], []byte(bad))
+	if code != http.StatusBadRequest || !strings.Contains(string(b), `broken.yml:5:5: \"Image|nope\": unknown modifier`) {
+		t.Errorf("invalid rule: %d %s", code, b)
+	}
+	good := `title: Uploaded Marker Rule
+id: 6a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d
+author: Test Analyst
+level: high
+logsource: {product: windows, category: process_creation}
+detection:
+  sel:
+    CommandLine|contains: 'mamori-upload-marker'
+  condition: sel
+`
+	if code, b := ts.do(t, "POST", "/api/v1/rules?name=marker.yml", ts.tokens["org_analyst@health"], []byte(good)); code != http.StatusForbidden {
+		t.Errorf("org analyst uploading: %d %s, want 403", code, b)
+	}
+	code, b = ts.do(t, "POST", "/api/v1/rules?name=marker.yml", ts.tokens["national_analyst"], []byte(good))
+	if code != http.StatusCreated || !strings.Contains(string(b), "6a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d") {
+		t.Fatalf("upload: %d %s", code, b)
+	}
+	body := `{"create":{}}` + "\n" + winlogbeat("WS-9", `C:\Windows\System32\cmd.exe`, "cmd /c echo mamori-upload-marker", 1) + "\n"
+	if code, b := ts.do(t, "POST", "/_bulk", ts.tokens["ingest@health"], []byte(body)); code != 200 {
+		t.Fatalf("ingest: %d %s", code, b)
+	}
+	waitFor(t, "the uploaded rule's alert", func() bool {
+		r := ts.alerts(t, ts.tokens["national_analyst"], "rule_id=6a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d")
+		return r.Total == 1 && r.Alerts[0].RuleAuthor == "Test Analyst"
+	})
+}
