@@ -22,6 +22,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/klauspost/compress/s2"
 	"modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/mamori-soc/mamori/internal/alert"
@@ -69,6 +70,10 @@ func registerFieldsFunc() {
 			case string:
 				raw = []byte(v)
 			}
+			raw, err := decompressRaw(raw)
+			if err != nil {
+				return "{}", nil
+			}
 			fields, err := (*dec)(src, raw)
 			if err != nil {
 				return "{}", nil
@@ -99,6 +104,7 @@ var _ store.Store = (*Store)(nil)
 type appendReq struct {
 	evs  []store.Event
 	json [][]byte // fields of each event as JSON, rendered by the caller (off the writer's path)
+	raw  [][]byte // raw records, compressed by the caller
 	n    int
 	err  error
 	done chan struct{}
@@ -330,9 +336,11 @@ func (s *Store) AppendEvents(ctx context.Context, evs []store.Event) (int, error
 	if free := s.freeDisk(); free >= 0 && free < s.cfg.MinFreeDisk {
 		return 0, store.ErrReadOnly
 	}
-	r := &appendReq{evs: evs, json: make([][]byte, len(evs)), done: make(chan struct{})}
-	// Render here, in the caller's goroutine: the single writer only binds and inserts.
+	r := &appendReq{evs: evs, json: make([][]byte, len(evs)), raw: make([][]byte, len(evs)), done: make(chan struct{})}
+	// Render and compress here, in the caller's goroutine: the single writer
+	// only binds and inserts.
 	for i := range evs {
+		r.raw[i] = compressRaw(evs[i].Raw)
 		if s.cfg.Decode != nil && len(evs[i].Raw) > 0 {
 			continue // raw-only: fields are derived from the raw record when read
 		}
@@ -415,7 +423,7 @@ func (s *Store) commitEvents(batch []*appendReq) error {
 		for i := range r.evs {
 			ev := &r.evs[i]
 			rcv := ev.Received.UnixMilli()
-			res, err := stmt.Exec(ev.ID, string(ev.Tenant), ev.Time.UnixMilli(), rcv, ev.Source, ev.Host, ev.Channel, ev.EventID, unsafeString(r.json[i]), ev.Raw)
+			res, err := stmt.Exec(ev.ID, string(ev.Tenant), ev.Time.UnixMilli(), rcv, ev.Source, ev.Host, ev.Channel, ev.EventID, unsafeString(r.json[i]), r.raw[i])
 			if err != nil {
 				return fmt.Errorf("local store: insert event: %w", err)
 			}
@@ -517,6 +525,28 @@ func appendJSONString(dst []byte, s string) []byte {
 	return append(dst, '"')
 }
 
+// Raw records are stored S2-compressed (fast enough for the ingest path;
+// Windows events shrink 3-5x), behind a marker byte that plain text never
+// starts with, so that rows written before compression still read.
+const compressedMark = 0xFF
+
+func compressRaw(raw []byte) []byte {
+	if len(raw) < 64 {
+		return raw
+	}
+	out := make([]byte, 1+s2.MaxEncodedLen(len(raw)))
+	out[0] = compressedMark
+	enc := s2.Encode(out[1:], raw)
+	return out[:1+len(enc)]
+}
+
+func decompressRaw(b []byte) ([]byte, error) {
+	if len(b) == 0 || b[0] != compressedMark {
+		return b, nil
+	}
+	return s2.Decode(nil, b[1:])
+}
+
 // unsafeString views b as a string; b must not change while the string is used.
 func unsafeString(b []byte) string {
 	if len(b) == 0 {
@@ -564,9 +594,13 @@ func (s *Store) scanEvent(rows *sql.Rows) (store.Event, error) {
 	if err := rows.Scan(&ev.Seq, &ev.ID, &tid, &ts, &rcv, &ev.Source, &ev.Host, &ev.Channel, &ev.EventID, &fields, &ev.Raw); err != nil {
 		return ev, err
 	}
+	raw, err := decompressRaw(ev.Raw)
+	if err != nil {
+		return ev, fmt.Errorf("event %d: raw record: %w", ev.Seq, err)
+	}
+	ev.Raw = raw
 	ev.Tenant = tenant.ID(tid)
 	ev.Time, ev.Received = time.UnixMilli(ts).UTC(), time.UnixMilli(rcv).UTC()
-	var err error
 	if fields == "" && s.cfg.Decode != nil {
 		ev.Fields, err = s.cfg.Decode(ev.Source, ev.Raw)
 		return ev, err
