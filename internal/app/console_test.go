@@ -442,6 +442,35 @@ func TestConsole(t *testing.T) {
 		}
 	})
 
+	// A national analyst uploads a rule: an invalid one is refused with its
+	// problem and line, a valid one is installed and listed.
+	t.Run("rule upload", func(t *testing.T) {
+		analyst.use(t)
+		analyst.open("/ui/rules")
+		analyst.wait("the rules", `document.querySelectorAll('#r-list tbody tr').length > 0`)
+		analyst.do("open the upload form", chromedp.Click(chromedp.CSS("#r-upload > summary")), chromedp.WaitVisible(chromedp.CSS("#ru-yaml")))
+		bad := "title: Broken upload\nid: 5b0c8e7e-0000-4000-8000-00000000bad1\nlogsource:\n  category: process_creation\n  product: windows\ndetection:\n  sel:\n    Image|nope: x.exe\n  condition: sel\n"
+		analyst.do("paste an invalid rule",
+			chromedp.SetValue(chromedp.CSS("#ru-name"), "broken.yml"),
+			chromedp.SetValue(chromedp.CSS("#ru-yaml"), bad),
+			chromedp.Click(chromedp.CSS("#ru-submit")))
+		analyst.wait("the problem with its line", `[...document.querySelectorAll('#ru-problems li')].some(li => li.textContent.includes('broken.yml:8:') && li.textContent.includes('nope'))`)
+		analyst.shot("rules-upload-invalid")
+		id := fmt.Sprintf("5b0c8e7e-%04x-4000-8000-%012x", os.Getpid()&0xffff, time.Now().UnixNano()&0xffffffffffff)
+		title := "Console upload " + id[len(id)-6:]
+		good := fmt.Sprintf("title: %s\nid: %s\nstatus: experimental\nlevel: low\nlogsource:\n  category: process_creation\n  product: windows\ndetection:\n  sel:\n    Image|endswith: '\\mamori-upload-test.exe'\n  condition: sel\n", title, id)
+		file := filepath.Join(t.TempDir(), "console-upload.yml")
+		if err := os.WriteFile(file, []byte(good), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		analyst.do("pick a valid rule file", chromedp.SetUploadFiles(chromedp.CSS("#ru-file"), []string{file}))
+		analyst.wait("the file read", fmt.Sprintf(`document.querySelector('#ru-yaml').value.includes(%q) && document.querySelector('#ru-name').value === 'console-upload.yml'`, id))
+		analyst.do("upload it", chromedp.Click(chromedp.CSS("#ru-submit")))
+		analyst.wait("the success", fmt.Sprintf(`document.querySelector('#ru-status.ok') !== null && document.querySelector('#ru-status').textContent.includes(%q) && document.querySelector('#ru-problems').hidden`, id))
+		analyst.wait("the new rule in the list", fmt.Sprintf(`(() => { const r = document.querySelector('#r-list tr[data-rule=%q]'); return r !== null && r.textContent.includes(%q); })()`, id, title))
+		analyst.shot("rules-upload")
+	})
+
 	// A national analyst switches a rule off for one organisation, then logs out.
 	t.Run("rules and logout", func(t *testing.T) {
 		analyst.use(t)

@@ -2,10 +2,11 @@
 // never keeps the token in JavaScript.
 
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, problems = []) {
     super(message || code || `HTTP ${status}`);
     this.status = status;
     this.code = code;
+    this.problems = problems; // lines of an invalid upload ("file.yml:5:5: ...")
   }
   // missing: the server has no such endpoint (yet): a 404/405 that is not
   // the API's own JSON error. The console shows "not available" then.
@@ -25,15 +26,19 @@ export function onUnauthenticated(fn) {
 }
 
 // api calls path (relative to /api/v1/) and returns the decoded JSON, or
-// null for 204. It throws ApiError.
-export async function api(path, { method = 'GET', body, signal, query } = {}) {
+// null for 204. body is sent as JSON; raw is sent as it is, with the
+// Content-Type type. It throws ApiError.
+export async function api(path, { method = 'GET', body, raw, type, signal, query } = {}) {
   let url = '/api/v1/' + path.replace(/^\//, '');
   if (query) {
     const qs = query instanceof URLSearchParams ? query.toString() : new URLSearchParams(clean(query)).toString();
     if (qs) url += (url.includes('?') ? '&' : '?') + qs;
   }
   const init = { method, credentials: 'same-origin', headers: { Accept: 'application/json' }, signal };
-  if (body !== undefined) {
+  if (raw !== undefined) {
+    init.headers['Content-Type'] = type || 'text/plain';
+    init.body = raw;
+  } else if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
   }
@@ -53,7 +58,8 @@ export async function api(path, { method = 'GET', body, signal, query } = {}) {
     throw new ApiError(resp.status, 'no_endpoint', `${method} ${url.split('?')[0]} is not available on this server`);
   }
   if (resp.status === 401 && !path.startsWith('login')) listeners.unauthenticated.forEach((fn) => fn());
-  throw new ApiError(resp.status, err ? err.code : 'http', err ? err.message : `HTTP ${resp.status}`);
+  const problems = err && Array.isArray(err.problems) ? err.problems.map(String) : [];
+  throw new ApiError(resp.status, err ? err.code : 'http', err ? err.message : `HTTP ${resp.status}`, problems);
 }
 
 // clean drops empty values from a query object; arrays become repeated keys.

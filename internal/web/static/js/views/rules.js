@@ -1,6 +1,6 @@
 // Rules: the loaded Sigma rules with their hits, a search, and (for roles
 // that may manage rules) the switch that enables or disables a rule for one
-// organisation.
+// organisation, and the upload of a rule file (POST /api/v1/rules).
 
 import { h, replace, num, levelBadge, LEVELS, empty } from '../lib/dom.js';
 import { api } from '../lib/api.js';
@@ -8,6 +8,13 @@ import { techniqueName } from '../lib/attack.js';
 import { errorBox, spinner, toast } from '../lib/ui.js';
 
 const RANK = { critical: 5, high: 4, medium: 3, low: 2, informational: 1 };
+const MAX_UPLOAD = 1 << 20; // the server's limit
+
+// uploadName is the file name sent with pasted YAML: the rule's id, else a default.
+function uploadName(yaml) {
+  const m = /^id:[ \t]*['"]?([\w.-]+)/m.exec(yaml);
+  return m ? `${m[1]}.yml` : 'uploaded.yml';
+}
 
 export function mount(ctx) {
   ctx.title('Rules');
@@ -27,6 +34,7 @@ export function mount(ctx) {
   const note = h('span.note');
   replace(ctx.root,
     h('div.page-head', h('h1', 'Detection rules'), h('div.page-tools', count, note)),
+    can.rules ? uploadForm() : null,
     h('div.filters', h('div.filter-row', text, levelSel, h('label.inline', can.rules ? 'Enable / disable for ' : 'Enabled state for ', orgSel))),
     list);
 
@@ -100,6 +108,66 @@ export function mount(ctx) {
     }
     return h('label.switch', { title: r.enabled ? 'Disable for this organisation' : 'Enable for this organisation' },
       h('input', { type: 'checkbox', role: 'switch', checked: r.enabled, 'aria-label': `${r.title} enabled for ${o}`, onchange: (e) => set(e.target.checked, e.target) }), h('span.slider'));
+  }
+
+  // uploadForm: a rule file, picked or pasted, installed for everyone on
+  // success; the server's problems (with their lines) are listed otherwise.
+  function uploadForm() {
+    const file = h('input#ru-file', { type: 'file', accept: '.yml,.yaml,application/yaml,text/yaml', 'aria-label': 'Rule file' });
+    const name = h('input#ru-name.mono', { type: 'text', placeholder: '<rule id>.yml', 'aria-label': 'File name', spellcheck: 'false' });
+    const yaml = h('textarea#ru-yaml.mono', { rows: 10, spellcheck: 'false', placeholder: 'title: …\nid: …\nlogsource: …\ndetection: …', 'aria-label': 'Rule YAML' });
+    const submit = h('button.primary#ru-submit', { type: 'submit' }, 'Upload');
+    const status = h('span.upload-status#ru-status', { role: 'status' });
+    const problems = h('ul.problems#ru-problems', { hidden: true });
+    const say = (msg, kind, lines = []) => {
+      status.className = 'upload-status ' + (kind || '');
+      replace(status, msg);
+      replace(problems, lines.map((l) => h('li', l)));
+      problems.hidden = !lines.length;
+    };
+    file.addEventListener('change', async () => {
+      const f = file.files && file.files[0];
+      if (!f) return;
+      if (f.size > MAX_UPLOAD) return say(`${f.name} is larger than 1 MiB.`, 'error');
+      try {
+        yaml.value = await f.text();
+        name.value = f.name;
+        say('', '');
+      } catch (e) {
+        say(`${f.name} cannot be read: ${e.message}`, 'error');
+      }
+    });
+    const form = h('form.upload-form#ru-form', { onsubmit: async (ev) => {
+      ev.preventDefault();
+      const src = yaml.value;
+      if (!src.trim()) return say('Choose a rule file or paste its YAML.', 'error');
+      if (new Blob([src]).size > MAX_UPLOAD) return say('The rule file must be at most 1 MiB.', 'error');
+      const n = name.value.trim() || uploadName(src);
+      submit.disabled = true;
+      say('Uploading…', '');
+      try {
+        const r = await api('rules', { method: 'POST', query: { name: n }, raw: src, type: 'application/yaml' });
+        const ids = (r && r.installed) || [];
+        if (!alive) return;
+        say(`Installed ${ids.length} rule${ids.length === 1 ? '' : 's'} from ${n}${r && r.by ? ` (by ${r.by})` : ''}: ${ids.join(', ')}`, 'ok');
+        toast(`Rule file ${n} installed.`, 'ok');
+        file.value = '';
+        name.value = '';
+        yaml.value = '';
+        load();
+      } catch (e) {
+        if (!alive) return;
+        if (e.problems && e.problems.length) say(e.message, 'error', e.problems);
+        else say(e.message, 'error');
+      } finally {
+        submit.disabled = false;
+      }
+    } },
+    h('div.filter-row', h('label.inline', 'File ', file), h('label.inline', 'Name ', name)),
+    yaml,
+    h('div.upload-actions', submit, status),
+    problems);
+    return h('details.panel.upload#r-upload', h('summary', 'Upload a rule'), form);
   }
 
   ctx.keys({ '/': () => text.focus() });
