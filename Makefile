@@ -33,10 +33,12 @@ bench:
 # Short fuzzing runs of every parser (FUZZTIME per target).
 FUZZTIME ?= 30s
 fuzz:
-	$(GO) test ./internal/sigma -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
-	$(GO) test ./internal/sigma -run '^$$' -fuzz FuzzCondition -fuzztime $(FUZZTIME)
-	$(GO) test ./internal/evtx -run '^$$' -fuzz FuzzOpenDecode -fuzztime $(FUZZTIME)
-	$(GO) test ./internal/normalize -run '^$$' -fuzz FuzzJSON -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/sigma -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/sigma -run '^$$' -fuzz '^FuzzCondition$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/evtx -run '^$$' -fuzz '^FuzzOpenDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 100x
+	@for f in FuzzJSON FuzzLines FuzzSyslog FuzzAccessLog FuzzSplitSyslogTCP FuzzZeekTSV; do \
+		$(GO) test ./internal/normalize -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 100x || exit 1; \
+	done
 
 # Download the public test data sets into ../shared/data (see docs/TESTDATA.md).
 testdata:
