@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"io"
 	"log/slog"
 	"net/http"
@@ -77,6 +78,10 @@ func benchIngest(b *testing.B, docs [][]byte, cfg Config) {
 		b.Fatal(err)
 	}
 	const batch = 1000
+	senders := 4
+	if v := os.Getenv("MAMORI_BENCH_SENDERS"); v != "" {
+		fmt.Sscan(v, &senders)
+	}
 	var latencies []time.Duration
 	var latMu sync.Mutex
 	client := &http.Client{Timeout: time.Minute}
@@ -122,7 +127,7 @@ func benchIngest(b *testing.B, docs [][]byte, cfg Config) {
 		}
 		jobs := make(chan job)
 		var wg sync.WaitGroup
-		for w := 0; w < 4; w++ {
+		for w := 0; w < senders; w++ {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
