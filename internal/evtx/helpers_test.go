@@ -5,19 +5,13 @@ import (
 	"path/filepath"
 	"runtime"
 	"testing"
+
+	"github.com/mamori-soc/mamori/internal/corpus"
 )
 
-// testDataDir returns the shared test data directory: $MAMORI_TESTDATA, or
-// ../shared/data next to the repository root. It skips the test only when
-// the directory does not exist at all.
-func testDataDir(tb testing.TB) string {
-	tb.Helper()
-	dir, ok := testDataPath()
-	if !ok {
-		tb.Skipf("test data directory %s is absent (set MAMORI_TESTDATA)", dir)
-	}
-	return dir
-}
+// testDataDir returns the shared test data directory; a missing one fails
+// the test with a hint (nothing is skipped silently).
+func testDataDir(tb testing.TB) string { return corpus.Dir(tb) }
 
 // testDataPath returns the shared test data directory and whether it exists.
 func testDataPath() (string, bool) {

@@ -157,7 +157,7 @@ func TestRegressionData(t *testing.T) {
 		return err
 	})
 	if err != nil {
-		t.Skipf("regression data: %v", err)
+		t.Fatalf("regression data: %v", err)
 	}
 	if len(files) < 100 {
 		t.Fatalf("found %d regression .json files under %s, want at least 100", len(files), root)
@@ -236,7 +236,7 @@ func TestRegressionData(t *testing.T) {
 	p := filepath.Join(root, "rules", "windows", "process_access", "proc_access_win_werfaultsecure_msmpeng_access", "387df17d-3b04-448f-8669-9e7fd5e5fd8c.json")
 	data, err := os.ReadFile(p)
 	if err != nil {
-		t.Skipf("process_access case absent: %v", err)
+		t.Fatalf("process_access case absent: %v", err)
 	}
 	if err := d.JSON(data, &ev); err != nil {
 		t.Fatal(err)
@@ -467,7 +467,7 @@ func TestWinlogbeat(t *testing.T) {
 		p := filepath.Join(sharedData(t), "sigma", "regression_data", "rules-emerging-threats", "2025", "Malware", "Shai-Hulud",
 			"proc_creation_win_mal_shai_hulud_malicious_node_bun_execution", "5299fadf-f228-4526-8274-251db1960be9.json")
 		if _, err := os.Stat(p); err != nil {
-			t.Skipf("absent: %v", err)
+			t.Fatalf("absent: %v", err)
 		}
 		real := decodeFirst(t, d, p)
 		wb := decodeFile(t, d, filepath.Join("testdata", "winlogbeat", "sysmon_1.ndjson"), ShapeWinlogbeat)

@@ -10,23 +10,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mamori-soc/mamori/internal/corpus"
+
 	"github.com/mamori-soc/mamori/internal/event"
 )
 
-// sharedData returns the shared test data directory: $MAMORI_TESTDATA, else ../shared/data
-// beside the repository root. It skips the test only when the directory is absent.
-func sharedData(tb testing.TB) string {
-	tb.Helper()
-	dir := os.Getenv("MAMORI_TESTDATA")
-	if dir == "" {
-		root := repoRoot(tb)
-		dir = filepath.Join(root, "..", "shared", "data")
-	}
-	if _, err := os.Stat(dir); err != nil {
-		tb.Skipf("shared test data not found at %s (set MAMORI_TESTDATA): %v", dir, err)
-	}
-	return dir
-}
+// sharedData returns the shared test data directory; a missing one fails
+// the test with a hint (nothing is skipped silently).
+func sharedData(tb testing.TB) string { return corpus.Dir(tb) }
 
 // repoRoot walks up from the package directory to the directory holding go.mod.
 func repoRoot(tb testing.TB) string {
@@ -52,7 +43,7 @@ func dataFile(tb testing.TB, rel string) string {
 	tb.Helper()
 	p := filepath.Join(sharedData(tb), filepath.FromSlash(rel))
 	if _, err := os.Stat(p); err != nil {
-		tb.Skipf("%s absent: %v", rel, err)
+		tb.Fatalf("%s absent: %v", rel, err)
 	}
 	return p
 }
