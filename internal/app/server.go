@@ -495,10 +495,10 @@ func (e *eventSink) Publish(ctx context.Context, recs []ingest.Record) error {
 	for i := range recs {
 		r := &recs[i]
 		ev := r.Event
-		en := normalize.EntitiesOf(ev)
-		se := store.Event{ID: r.ID, Tenant: r.Tenant, Time: ev.Time, Received: r.Received, Source: r.Source, Host: en.Host, Raw: r.Raw}
-		if v, ok := ev.Get("Channel"); ok {
-			se.Channel = string(v)
+		ch, hasCh := ev.Get("Channel")
+		se := store.Event{ID: r.ID, Tenant: r.Tenant, Time: ev.Time, Received: r.Received, Source: r.Source, Host: normalize.HostOf(ev), Raw: r.Raw}
+		if hasCh {
+			se.Channel = string(ch)
 		}
 		if v, ok := ev.Get("EventID"); ok {
 			se.EventID = string(v)

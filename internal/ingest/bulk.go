@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -85,15 +86,10 @@ func (h *HTTP) bulk(w http.ResponseWriter, r *http.Request) {
 			esError(w, http.StatusBadRequest, "parse_exception", err.Error())
 			return
 		}
-		var a map[string]bulkAction
-		if jerr := json.Unmarshal(act, &a); jerr != nil || len(a) != 1 {
+		op, meta, ok := parseAction(act)
+		if !ok {
 			esError(w, http.StatusBadRequest, "illegal_argument_exception", fmt.Sprintf("line %d: malformed action/metadata line, expected {\"index\":{...}} or {\"create\":{...}}; nothing was stored", line))
 			return
-		}
-		var op string
-		var meta bulkAction
-		for k, v := range a {
-			op, meta = k, v
 		}
 		if meta.Index == "" {
 			meta.Index = defIndex
@@ -118,7 +114,7 @@ func (h *HTTP) bulk(w http.ResponseWriter, r *http.Request) {
 			if op == "update" {
 				it.status, it.err = http.StatusBadRequest, "update is not supported: Mamori stores events immutably"
 				items = append(items, it)
-			} else if rec, nerr := dec.decode("json", tid, meta.ID, bytes.TrimSpace(doc), occ.next(bytes.TrimSpace(doc)), now); nerr != nil {
+			} else if rec, nerr := dec.decodeOwned("json", tid, meta.ID, bytes.TrimSpace(doc), occurrence(occ, meta.ID, bytes.TrimSpace(doc)), now); nerr != nil {
 				it.status, it.err = http.StatusBadRequest, fmt.Sprintf("line %d: %v", line, nerr)
 				items = append(items, it)
 			} else {
@@ -161,6 +157,130 @@ done:
 	writeBulkResponse(w, time.Since(start), items)
 }
 
+// occurrence counts raw in occ when it is what identifies the record: a
+// sender's _id replaces the content in RecordID, so hashing the document
+// for a count that is never used would be wasted.
+func occurrence(occ occurrences, senderID string, raw []byte) int {
+	if senderID != "" {
+		return 0
+	}
+	return occ.next(raw)
+}
+
+// parseAction reads an action/metadata line: its one key (the op) and that
+// key's object. The lines shippers send ({"create":{}}, {"index":{"_index":
+// "x","_id":"y"}}) are read directly, since encoding/json into a map costs
+// as much as normalizing a small event; anything else goes through
+// encoding/json, so that every line is read exactly as it always was.
+func parseAction(line []byte) (op string, meta bulkAction, ok bool) {
+	if op, meta, ok := parseSimpleAction(line); ok {
+		return op, meta, true
+	}
+	var a map[string]bulkAction
+	if err := json.Unmarshal(line, &a); err != nil || len(a) != 1 {
+		return "", bulkAction{}, false
+	}
+	for k, v := range a {
+		op, meta = k, v
+	}
+	return op, meta, true
+}
+
+// parseSimpleAction accepts only lines that encoding/json would read to
+// the same result: a lower-case op, keys exactly "_index" or "_id" (the
+// last of duplicates wins, as in encoding/json), values of printable ASCII
+// without escapes. It reports false for everything else, valid or not.
+func parseSimpleAction(b []byte) (op string, meta bulkAction, ok bool) {
+	i := 0
+	ws := func() {
+		for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
+			i++
+		}
+	}
+	// str reads a string of printable ASCII without escapes.
+	str := func() ([]byte, bool) {
+		if i >= len(b) || b[i] != '"' {
+			return nil, false
+		}
+		start := i + 1
+		for i++; i < len(b); i++ {
+			c := b[i]
+			if c == '"' {
+				i++
+				return b[start : i-1], true
+			}
+			if c < 0x20 || c > 0x7e || c == '\\' {
+				return nil, false
+			}
+		}
+		return nil, false
+	}
+	expect := func(c byte) bool {
+		ws()
+		if i < len(b) && b[i] == c {
+			i++
+			return true
+		}
+		return false
+	}
+	if !expect('{') {
+		return "", bulkAction{}, false
+	}
+	ws()
+	name, ok := str()
+	if !ok || len(name) == 0 {
+		return "", bulkAction{}, false
+	}
+	for _, c := range name {
+		if c < 'a' || c > 'z' {
+			return "", bulkAction{}, false
+		}
+	}
+	if !expect(':') || !expect('{') {
+		return "", bulkAction{}, false
+	}
+	ws()
+	if i < len(b) && b[i] == '}' {
+		i++
+	} else {
+		for {
+			ws()
+			key, ok := str()
+			if !ok || !expect(':') {
+				return "", bulkAction{}, false
+			}
+			ws()
+			val, ok := str()
+			if !ok {
+				return "", bulkAction{}, false
+			}
+			switch string(key) {
+			case "_index":
+				meta.Index = string(val)
+			case "_id":
+				meta.ID = string(val)
+			default:
+				return "", bulkAction{}, false
+			}
+			if expect(',') {
+				continue
+			}
+			if !expect('}') {
+				return "", bulkAction{}, false
+			}
+			break
+		}
+	}
+	if !expect('}') {
+		return "", bulkAction{}, false
+	}
+	ws()
+	if i != len(b) {
+		return "", bulkAction{}, false
+	}
+	return string(name), meta, true
+}
+
 func writeBulkResponse(w http.ResponseWriter, took time.Duration, items []bulkItem) {
 	var b bytes.Buffer
 	b.WriteString(`{"took":`)
@@ -178,9 +298,14 @@ func writeBulkResponse(w http.ResponseWriter, took time.Duration, items []bulkIt
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		idx, _ := json.Marshal(it.index)
-		id, _ := json.Marshal(it.id)
-		fmt.Fprintf(&b, `{%q:{"_index":%s,"_id":%s,"status":%d`, it.op, idx, id, it.status)
+		// As fmt.Fprintf(`{%q:{"_index":%s,"_id":%s,"status":%d`, op,
+		// json(index), json(id), status), without its cost per item.
+		buf := b.AvailableBuffer()
+		buf = append(strconv.AppendQuote(append(buf, '{'), it.op), `:{"_index":`...)
+		buf = appendJSONString(buf, it.index)
+		buf = appendJSONString(append(buf, `,"_id":`...), it.id)
+		buf = strconv.AppendInt(append(buf, `,"status":`...), int64(it.status), 10)
+		b.Write(buf)
 		if it.status < 300 {
 			b.WriteString(`,"_version":1,"result":"created","_shards":{"total":1,"successful":1,"failed":0},"_seq_no":0,"_primary_term":1}}`)
 			continue
@@ -196,6 +321,21 @@ func writeBulkResponse(w http.ResponseWriter, took time.Duration, items []bulkIt
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	w.Write(b.Bytes())
+}
+
+// appendJSONString appends s as json.Marshal renders it. Plain printable
+// ASCII (IDs and index names) is written as is; anything json.Marshal would
+// escape goes through it.
+func appendJSONString(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s)
+			return append(dst, q...)
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
 }
 
 // esVersion is the Elasticsearch version Mamori answers as: shippers check

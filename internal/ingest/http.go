@@ -278,7 +278,7 @@ func (h *HTTP) ndjson(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if t := bytes.TrimSpace(raw); len(t) > 0 {
-			rec, derr := dec.decode(format, tid, "", t, occ.next(t), now)
+			rec, derr := dec.decodeOwned(format, tid, "", t, occ.next(t), now)
 			if derr != nil {
 				resp.Errors = appendErr(resp.Errors, line, derr.Error())
 				resp.Rejected++
@@ -378,7 +378,8 @@ func (h *HTTP) publish(ctx context.Context, recs []Record) error {
 var errLineTooLong = errors.New("line too long")
 
 // readLine reads one line without its newline; a line over max is
-// discarded and reported.
+// discarded and reported. The line is the caller's: it never aliases br's
+// buffer (decodeOwned relies on this).
 func readLine(br *bufio.Reader, max int) ([]byte, error) {
 	var buf []byte
 	for {
@@ -401,8 +402,19 @@ func readLine(br *bufio.Reader, max int) ([]byte, error) {
 	}
 }
 
-// decode normalizes one record and wraps it.
+// decode normalizes one record and wraps it with a copy of raw.
 func (d *decoder) decode(format string, tid tenant.ID, senderID string, raw []byte, occurrence int, now time.Time) (Record, error) {
+	rec, err := d.decodeOwned(format, tid, senderID, raw, occurrence, now)
+	if err == nil {
+		rec.Raw = bytes.Clone(raw)
+	}
+	return rec, err
+}
+
+// decodeOwned is decode for a raw record the caller hands over (readLine
+// allocates each line afresh): the record keeps raw itself, sparing a copy
+// of every record.
+func (d *decoder) decodeOwned(format string, tid tenant.ID, senderID string, raw []byte, occurrence int, now time.Time) (Record, error) {
 	var err error
 	switch format {
 	case "syslog":
@@ -420,7 +432,7 @@ func (d *decoder) decode(format string, tid tenant.ID, senderID string, raw []by
 	if ev.Time.IsZero() {
 		ev.Time = now
 	}
-	return Record{Tenant: tid, ID: RecordID(tid, senderID, raw, occurrence, ev.Time), Raw: bytes.Clone(raw), Event: ev, Received: now}, nil
+	return Record{Tenant: tid, ID: RecordID(tid, senderID, raw, occurrence, ev.Time), Raw: raw, Event: ev, Received: now}, nil
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -115,6 +115,41 @@ var (
 	})
 )
 
+// tableFor picks the entity table of a source by its Channel; network is
+// true for network sensors (Suricata, Zeek).
+func tableFor(ch []byte) (table entityTable, network bool) {
+	switch {
+	case hasPrefix(ch, "linux/"):
+		return entitiesLinux, false
+	case string(ch) == ChannelWebserver:
+		return entitiesWeb, false
+	case hasPrefix(ch, "suricata/"):
+		return entitiesSuricata, true
+	case hasPrefix(ch, "zeek/"):
+		return entitiesZeek, true
+	}
+	return entitiesWindows, false
+}
+
+// HostOf returns the host EntitiesOf would give, reading only the host
+// fields: cheap enough to run on every event at ingest.
+func HostOf(ev *event.Event) string {
+	ch, _ := ev.Get("Channel")
+	table, _ := tableFor(ch)
+	best, rank := -1, 1<<30
+	for i := 0; i < ev.Len(); i++ {
+		ref, ok := table[string(ev.Name(i))]
+		if !ok || ref.slot != entHost || int(ref.rank) >= rank || absent(entHost, ev.Value(i)) {
+			continue
+		}
+		best, rank = i, int(ref.rank)
+	}
+	if best < 0 {
+		return ""
+	}
+	return string(ev.Value(best))
+}
+
 // logonEvents are the Windows events whose account is TargetUserName (the one logging
 // on, or whose credentials are checked), not SubjectUserName (the service asking).
 func logonEvent(id []byte) bool {
@@ -133,21 +168,9 @@ func logonEvent(id []byte) bool {
 // returns, and is meant for alerts and dashboards, not for every event.
 func EntitiesOf(ev *event.Event) Entities {
 	ch, _ := ev.Get("Channel")
-	var table entityTable
-	network := false
-	switch {
-	case hasPrefix(ch, "linux/"):
-		table = entitiesLinux
-	case string(ch) == ChannelWebserver:
-		table = entitiesWeb
-	case hasPrefix(ch, "suricata/"):
-		table, network = entitiesSuricata, true
-	case hasPrefix(ch, "zeek/"):
-		table, network = entitiesZeek, true
-	}
+	table, network := tableFor(ch)
 	logon := false
-	if table == nil {
-		table = entitiesWindows
+	if !network && !hasPrefix(ch, "linux/") && string(ch) != ChannelWebserver {
 		id, _ := ev.Get("EventID")
 		logon = logonEvent(id)
 	}

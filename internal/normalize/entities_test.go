@@ -127,3 +127,28 @@ func TestEntitiesOfRegression(t *testing.T) {
 		t.Fatal("no regression data")
 	}
 }
+
+// TestHostOfAgreesWithEntitiesOf: the cheap host lookup must give what
+// EntitiesOf gives, for every source.
+func TestHostOfAgreesWithEntitiesOf(t *testing.T) {
+	cases := [][]string{
+		{"Channel", "Security", "Computer", "DC01", "host.name", "other"},
+		{"Channel", "Security", "Computer", "-", "host.name", "h2"},
+		{"Channel", "linux/auth", "host", "web01", "hostname", "x"},
+		{"Channel", "webserver", "s-computername", "IIS1", "host", "web01"},
+		{"Channel", "suricata/alert", "host", "sensor1"},
+		{"Channel", "zeek/dns", "_node", "n1", "_system_name", "zeek1"},
+		{"Channel", "Microsoft-Windows-Sysmon/Operational", "Hostname", "?", "hostname", "h3"},
+		{"message", "no channel", "host.name", "generic"},
+		{"Channel", "Security"},
+	}
+	for _, kv := range cases {
+		ev := &event.Event{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			ev.AddString(kv[i], kv[i+1])
+		}
+		if got, want := HostOf(ev), EntitiesOf(ev).Host; got != want {
+			t.Errorf("%v: HostOf = %q, EntitiesOf.Host = %q", kv, got, want)
+		}
+	}
+}

@@ -339,8 +339,9 @@ func (s *Store) AppendEvents(ctx context.Context, evs []store.Event) (int, error
 	r := &appendReq{evs: evs, json: make([][]byte, len(evs)), raw: make([][]byte, len(evs)), done: make(chan struct{})}
 	// Render and compress here, in the caller's goroutine: the single writer
 	// only binds and inserts.
+	var slab []byte
 	for i := range evs {
-		r.raw[i] = compressRaw(evs[i].Raw)
+		r.raw[i], slab = compressRaw(slab, evs[i].Raw)
 		if s.cfg.Decode != nil && len(evs[i].Raw) > 0 {
 			continue // raw-only: fields are derived from the raw record when read
 		}
@@ -530,14 +531,31 @@ func appendJSONString(dst []byte, s string) []byte {
 // starts with, so that rows written before compression still read.
 const compressedMark = 0xFF
 
-func compressRaw(raw []byte) []byte {
+// slabSize is the usual capacity of a compressRaw slab.
+const slabSize = 256 << 10
+
+// compressRaw returns the stored form of raw, compressed into slab's spare
+// capacity, and the slab grown by it. The records of one append share a
+// slab: one allocation (and one zeroing) per few hundred records instead of
+// one of the worst-case size per record.
+func compressRaw(slab, raw []byte) (out, grown []byte) {
 	if len(raw) < 64 {
-		return raw
+		return raw, slab
 	}
-	out := make([]byte, 1+s2.MaxEncodedLen(len(raw)))
-	out[0] = compressedMark
-	enc := s2.Encode(out[1:], raw)
-	return out[:1+len(enc)]
+	if need := 1 + s2.MaxEncodedLen(len(raw)); cap(slab)-len(slab) < need {
+		// A new slab rather than a grown one: the records already in the
+		// old one stay where they are, nothing is copied.
+		slab = make([]byte, 0, max(need, slabSize))
+	}
+	start := len(slab)
+	slab = append(slab, compressedMark)
+	dst := slab[len(slab) : len(slab)+s2.MaxEncodedLen(len(raw))]
+	// enc is dst[:n]: dst can hold the worst case.
+	enc := s2.Encode(dst, raw)
+	slab = slab[:len(slab)+len(enc)]
+	// The full slice expression keeps a later append from reaching the
+	// records after this one.
+	return slab[start:len(slab):len(slab)], slab
 }
 
 func decompressRaw(b []byte) ([]byte, error) {
