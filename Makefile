@@ -36,6 +36,7 @@ fuzz:
 	$(GO) test ./internal/sigma -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/sigma -run '^$$' -fuzz '^FuzzCondition$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/evtx -run '^$$' -fuzz '^FuzzOpenDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 100x
+	$(GO) test ./internal/ingest -run '^$$' -fuzz '^FuzzParseAction$$' -fuzztime $(FUZZTIME)
 	@for f in FuzzJSON FuzzLines FuzzSyslog FuzzAccessLog FuzzSplitSyslogTCP FuzzZeekTSV; do \
 		$(GO) test ./internal/normalize -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 100x || exit 1; \
 	done
