@@ -3,13 +3,22 @@ package sigma
 // acAutomaton is a dense Aho-Corasick DFA over byte classes: one table lookup
 // per input byte, outputs merged along suffix links at build time so that
 // scanning never follows a failure link.
+//
+// The scan loop is bound by the latency of the chain state → trans[state+class]
+// → state, so the table is laid out to keep that chain to one add and one
+// load: states are stored as their row offsets (id*nclass), which saves a
+// multiply per byte, and they are numbered so that every state with outputs
+// comes last, which turns "does this state report anything?" into one compare
+// against outOff instead of two dependent loads of outStart.
 type acAutomaton struct {
 	classes  [256]uint8
 	nclass   int32
-	trans    []int32 // state*nclass + class → next state
-	outStart []int32 // outputs of state s: outs[outStart[s]:outStart[s+1]]
-	outs     []int32 // needle ids
-	lens     []int32 // needle lengths
+	trans    []int32   // row offset of a state + class → row offset of the next state
+	outOff   int32     // row offset of the first state with outputs
+	starts   [256]bool // bytes that leave the start state
+	outStart []int32   // outputs of state outOff+k*nclass: outs[outStart[k]:outStart[k+1]]
+	outs     []int32   // needle ids
+	lens     []int32   // needle lengths
 }
 
 // buildAC builds the automaton of needles (which must be non-empty).
@@ -93,15 +102,60 @@ func buildAC(needles [][]byte) *acAutomaton {
 			queue = append(queue, nx)
 		}
 	}
-	a.trans = trans
-	a.outStart = make([]int32, states+1)
-	for s := 0; s < states; s++ {
-		a.outStart[s] = int32(len(a.outs))
-		a.outs = append(a.outs, outs[s]...)
+	// Renumber: states without outputs first (the start state, having none
+	// since needles are non-empty, stays 0), then the states with outputs.
+	renum := make([]int32, states)
+	next := int32(0)
+	for pass := 0; pass < 2; pass++ {
+		for st := 0; st < states; st++ {
+			if (len(outs[st]) > 0) == (pass == 1) {
+				renum[st] = next
+				next++
+			}
+		}
+		if pass == 0 {
+			a.outOff = next * a.nclass
+		}
 	}
-	a.outStart[states] = int32(len(a.outs))
+	for c := range a.starts {
+		a.starts[c] = trans[a.classes[c]] != 0
+	}
+	a.trans = make([]int32, len(trans))
+	for st := 0; st < states; st++ {
+		row := a.trans[int(renum[st])*nc:][:nc]
+		for cl, nx := range trans[st*nc:][:nc] {
+			row[cl] = renum[nx] * a.nclass
+		}
+	}
+	nout := states - int(a.outOff/a.nclass)
+	a.outStart = make([]int32, nout+1)
+	for st := 0; st < states; st++ {
+		if k := int(renum[st]) - states + nout; k >= 0 {
+			a.outStart[k] = int32(len(outs[st])) // counts first, prefix sums below
+		}
+	}
+	total = 0
+	for k := 0; k < nout; k++ {
+		n := int(a.outStart[k])
+		a.outStart[k] = int32(total)
+		total += n
+	}
+	a.outStart[nout] = int32(total)
+	a.outs = make([]int32, total)
+	for st := 0; st < states; st++ {
+		if k := int(renum[st]) - states + nout; k >= 0 {
+			copy(a.outs[a.outStart[k]:], outs[st])
+		}
+	}
 	return a
 }
 
+// outputs returns the needle ids reported by the state at row offset off,
+// which must be at least outOff.
+func (a *acAutomaton) outputs(off int32) []int32 {
+	k := (off - a.outOff) / a.nclass
+	return a.outs[a.outStart[k]:a.outStart[k+1]]
+}
+
 // numStates returns the number of DFA states.
-func (a *acAutomaton) numStates() int { return len(a.outStart) - 1 }
+func (a *acAutomaton) numStates() int { return len(a.trans) / int(a.nclass) }

@@ -163,15 +163,26 @@ func (m *Matcher) runGroup(g *group, dst []int) []int {
 func (m *Matcher) scan(gf *gfield, i int) {
 	text := m.lower(i)
 	ac := gf.ac
-	nc := ac.nclass
-	trans, classes, outStart := ac.trans, &ac.classes, ac.outStart
+	trans, classes, outOff, starts := ac.trans, &ac.classes, ac.outOff, &ac.starts
 	gen := m.gen
-	state := int32(0)
+	off := int32(0) // row offset of the current state
 	for j := 0; j < len(text); j++ {
-		state = trans[state*nc+int32(classes[text[j]])]
-		o, oe := outStart[state], outStart[state+1]
-		for ; o < oe; o++ {
-			nid := ac.outs[o]
+		if off == 0 {
+			// Most bytes leave the automaton in its start state: skip those
+			// that cannot begin a needle without the dependent table load.
+			// (bytes.IndexByte for single-start automata measured no better.)
+			for j < len(text) && !starts[text[j]] {
+				j++
+			}
+			if j == len(text) {
+				break
+			}
+		}
+		off = trans[off+int32(classes[text[j]])]
+		if off < outOff {
+			continue
+		}
+		for _, nid := range ac.outputs(off) {
 			end := j + 1
 			start := end - int(ac.lens[nid])
 			for _, ref := range gf.refs[nid] {
