@@ -132,7 +132,7 @@ CREATE TABLE IF NOT EXISTS events (
 	raw      BLOB
 );
 CREATE UNIQUE INDEX IF NOT EXISTS events_id ON events(id);
-CREATE INDEX IF NOT EXISTS events_ts ON events(ts);
+DROP INDEX IF EXISTS events_ts;
 CREATE INDEX IF NOT EXISTS events_tenant_ts ON events(tenant, ts);
 CREATE TABLE IF NOT EXISTS alerts (
 	id          TEXT PRIMARY KEY,
@@ -1110,15 +1110,66 @@ func (s *Store) DisabledRules(ctx context.Context) (map[tenant.ID]map[string]boo
 	return out, rows.Err()
 }
 
+// receivedCut returns the highest seq of an event received before ms (0: none).
+func (s *Store) receivedCut(ctx context.Context, ms int64) (int64, error) {
+	// at returns the first event at or after seq: its seq and received time.
+	at := func(seq int64) (int64, int64, bool, error) {
+		var got, rcv int64
+		err := s.db.QueryRowContext(ctx, `SELECT seq, received FROM events WHERE seq >= ? ORDER BY seq LIMIT 1`, seq).Scan(&got, &rcv)
+		if errors.Is(err, sql.ErrNoRows) {
+			return 0, 0, false, nil
+		}
+		return got, rcv, err == nil, err
+	}
+	var last sql.NullInt64
+	if err := s.db.QueryRowContext(ctx, `SELECT MAX(seq) FROM events`).Scan(&last); err != nil || !last.Valid {
+		return 0, err
+	}
+	first, rcv, ok, err := at(0)
+	if err != nil || !ok || rcv >= ms {
+		return 0, err
+	}
+	// Invariant: the event at lo was received before ms; none after hi was.
+	lo, hi := first, last.Int64
+	for lo < hi {
+		mid := lo + (hi-lo+1)/2
+		seq, rcv, ok, err := at(mid)
+		if err != nil {
+			return 0, err
+		}
+		if ok && rcv < ms {
+			lo = seq
+			if seq >= hi {
+				break
+			}
+		} else {
+			hi = mid - 1
+		}
+	}
+	return lo, nil
+}
+
 // DeleteBefore implements store.Store.
+//
+// Events are dropped by the time Mamori received them: received grows with
+// seq (both are assigned at ingest), so the cut is found by a binary search
+// over seq and deleted as one range, with no time index to maintain on
+// every insert.
 func (s *Store) DeleteBefore(ctx context.Context, t time.Time) (int64, error) {
 	ms := t.UnixMilli()
-	res, err := s.db.ExecContext(ctx, `DELETE FROM events WHERE ts < ?`, ms)
+	cut, err := s.receivedCut(ctx, ms)
 	if err != nil {
 		return 0, fmt.Errorf("local store: retention: %w", err)
 	}
-	n, _ := res.RowsAffected()
-	res, err = s.db.ExecContext(ctx, `DELETE FROM alerts WHERE last_seen < ?`, ms)
+	var n int64
+	if cut > 0 {
+		res, err := s.db.ExecContext(ctx, `DELETE FROM events WHERE seq <= ?`, cut)
+		if err != nil {
+			return 0, fmt.Errorf("local store: retention: %w", err)
+		}
+		n, _ = res.RowsAffected()
+	}
+	res, err := s.db.ExecContext(ctx, `DELETE FROM alerts WHERE last_seen < ?`, ms)
 	if err != nil {
 		return n, fmt.Errorf("local store: retention: %w", err)
 	}

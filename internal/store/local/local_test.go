@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -153,4 +154,37 @@ func TestConformanceRawOnly(t *testing.T) {
 		})
 		return rawOnly{s}
 	})
+}
+
+// TestRetentionCut: the binary search finds the last event received before
+// the cut whatever the number of events and gaps in seq.
+func TestRetentionCut(t *testing.T) {
+	s, err := Open(context.Background(), Config{Dir: t.TempDir()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var evs []store.Event
+	for i := 0; i < 1000; i++ {
+		evs = append(evs, store.Event{ID: fmt.Sprint(i), Tenant: "a", Time: t0, Received: t0.Add(time.Duration(i) * time.Second), Source: "test"})
+	}
+	if _, err := s.AppendEvents(context.Background(), evs); err != nil {
+		t.Fatal(err)
+	}
+	// Punch a hole in seq, as an earlier retention would.
+	s.db.Exec(`DELETE FROM events WHERE seq BETWEEN 100 AND 300`)
+	for _, tc := range []struct {
+		before time.Duration
+		want   int64
+	}{{0, 0}, {50 * time.Second, 50}, {150 * time.Second, 99}, {301 * time.Second, 301}, {999 * time.Second, 999}, {5000 * time.Second, 1000}} {
+		got, err := s.receivedCut(context.Background(), t0.Add(tc.before).UnixMilli())
+		if err != nil || got != tc.want {
+			t.Errorf("cut before +%v = %d, %v; want %d", tc.before, got, err, tc.want)
+		}
+	}
+	n, err := s.DeleteBefore(context.Background(), t0.Add(500*time.Second))
+	if err != nil || n != 299 { // seqs 1-99 and 301-500
+		t.Errorf("DeleteBefore removed %d rows (%v), want 299", n, err)
+	}
 }
