@@ -93,6 +93,8 @@ type Store struct {
 	db   *sql.DB // writer: one connection
 	rdb  *sql.DB // readers
 	reqs chan *appendReq
+
+	lastSeq atomic.Int64 // highest committed seq; 0 until known
 	done chan struct{}
 	wg   sync.WaitGroup
 
@@ -413,6 +415,7 @@ func (s *Store) commitEvents(batch []*appendReq) error {
 		return fmt.Errorf("local store: prepare: %w", err)
 	}
 	defer stmt.Close()
+	var maxSeq int64
 	type hourKey struct {
 		tenant tenant.ID
 		hour   int64
@@ -430,6 +433,7 @@ func (s *Store) commitEvents(batch []*appendReq) error {
 			}
 			if n, _ := res.RowsAffected(); n == 1 {
 				ev.Seq, _ = res.LastInsertId()
+				maxSeq = max(maxSeq, ev.Seq)
 				r.n++
 				k := hourKey{ev.Tenant, rcv - rcv%3600000}
 				c := counts[k]
@@ -450,6 +454,9 @@ func (s *Store) commitEvents(batch []*appendReq) error {
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("local store: commit: %w", err)
+	}
+	if maxSeq > s.lastSeq.Load() {
+		s.lastSeq.Store(maxSeq) // only the writer stores, so no race between load and store
 	}
 	return nil
 }
@@ -646,9 +653,17 @@ func (s *Store) EventsAfter(ctx context.Context, seq int64, limit int) ([]store.
 }
 
 // LastSeq implements store.Store.
+//
+// It is kept in memory by the writer (ingest asks on every request).
 func (s *Store) LastSeq(ctx context.Context) (int64, error) {
+	if n := s.lastSeq.Load(); n > 0 {
+		return n, nil
+	}
 	var n sql.NullInt64
 	err := s.rdb.QueryRowContext(ctx, `SELECT MAX(seq) FROM events`).Scan(&n)
+	if err == nil {
+		s.lastSeq.CompareAndSwap(0, n.Int64)
+	}
 	return n.Int64, err
 }
 
@@ -1163,7 +1178,9 @@ func (s *Store) DeleteBefore(ctx context.Context, t time.Time) (int64, error) {
 	}
 	var n int64
 	if cut > 0 {
-		res, err := s.db.ExecContext(ctx, `DELETE FROM events WHERE seq <= ?`, cut)
+		// The newest event always stays: SQLite would otherwise reuse its seq
+		// for the next insert, behind detection's cursor.
+		res, err := s.db.ExecContext(ctx, `DELETE FROM events WHERE seq <= ? AND seq < (SELECT MAX(seq) FROM events)`, cut)
 		if err != nil {
 			return 0, fmt.Errorf("local store: retention: %w", err)
 		}

@@ -187,4 +187,16 @@ func TestRetentionCut(t *testing.T) {
 	if err != nil || n != 299 { // seqs 1-99 and 301-500
 		t.Errorf("DeleteBefore removed %d rows (%v), want 299", n, err)
 	}
+	// Even when everything is old, the newest event stays, so that seq never goes back.
+	s.DeleteBefore(context.Background(), t0.Add(time.Hour))
+	var left, maxSeq int64
+	s.db.QueryRow(`SELECT COUNT(*), MAX(seq) FROM events`).Scan(&left, &maxSeq)
+	if left != 1 || maxSeq != 1000 {
+		t.Errorf("after retention of everything: %d events, max seq %d; want the newest (1000) kept", left, maxSeq)
+	}
+	more := []store.Event{{ID: "next", Tenant: "a", Time: t0, Received: t0, Source: "test"}}
+	s.AppendEvents(context.Background(), more)
+	if more[0].Seq != 1001 {
+		t.Errorf("next event got seq %d, want 1001", more[0].Seq)
+	}
 }
