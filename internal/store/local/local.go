@@ -95,8 +95,8 @@ type Store struct {
 	reqs chan *appendReq
 
 	lastSeq atomic.Int64 // highest committed seq; 0 until known
-	done chan struct{}
-	wg   sync.WaitGroup
+	done    chan struct{}
+	wg      sync.WaitGroup
 
 	closeOnce sync.Once
 }
