@@ -144,7 +144,11 @@ type Correlator struct {
 	set    *Set
 	byRule map[int][]corrRef // ref index (Set.Rules, or -(k+1)) → users
 	states []map[string]*corrState
+	ops    int // updates since the last sweep of idle groups
 }
+
+// sweepEvery bounds how many updates pass between sweeps of idle groups.
+const sweepEvery = 8192
 
 type corrRef struct{ corr, pos int }
 
@@ -159,6 +163,7 @@ type corrState struct {
 	// quietUntil: after firing, a group stays quiet for one timespan so that
 	// one burst gives one detection, not one per further event.
 	quietUntil time.Time
+	last       time.Time // latest event of the group
 }
 
 // NewCorrelator returns a Correlator for s's correlation rules.
@@ -211,6 +216,13 @@ func (c *Correlator) update(u corrRef, t time.Time, get func(string) (string, bo
 			st.seen = make([]time.Time, len(cr.Refs))
 		}
 		c.states[u.corr][key.String()] = st
+	}
+	if t.After(st.last) {
+		st.last = t
+	}
+	if c.ops++; c.ops >= sweepEvery {
+		c.ops = 0
+		c.sweep(t)
 	}
 	if t.Before(st.quietUntil) {
 		return CorrelationHit{}, false
@@ -303,8 +315,34 @@ func (c *Correlator) update(u corrRef, t time.Time, get func(string) (string, bo
 		hit.First, hit.Count, hit.Value = st.start, len(cr.Refs), float64(len(cr.Refs))
 	}
 	// Fired: start afresh after a quiet timespan.
-	c.states[u.corr][key.String()] = &corrState{group: st.group, seen: clearTimes(st.seen), quietUntil: t.Add(co.Timespan)}
+	c.states[u.corr][key.String()] = &corrState{group: st.group, seen: clearTimes(st.seen), quietUntil: t.Add(co.Timespan), last: t}
 	return hit, true
+}
+
+// sweep forgets groups idle for longer than their window (and past any quiet
+// period), so that a server running for months keeps only live state. Upper
+// bound conditions (lt, lte) are left to Flush, which decides them.
+func (c *Correlator) sweep(now time.Time) {
+	for k, cr := range c.set.Correlations {
+		co := cr.Correlation
+		if co.Op == "lt" || co.Op == "lte" {
+			continue
+		}
+		for key, st := range c.states[k] {
+			if now.Sub(st.last) > co.Timespan && !now.Before(st.quietUntil) {
+				delete(c.states[k], key)
+			}
+		}
+	}
+}
+
+// Groups returns the number of groups holding state (for tests and metrics).
+func (c *Correlator) Groups() int {
+	n := 0
+	for _, m := range c.states {
+		n += len(m)
+	}
+	return n
 }
 
 // Flush decides the correlations whose condition is an upper bound (lt,

@@ -159,3 +159,27 @@ func TestCorrelationErrors(t *testing.T) {
 		t.Error("Suppressed: want fail hidden (generate: false) and ok shown")
 	}
 }
+
+// TestCorrelatorForgetsIdleGroups: groups that never fire do not pile up in
+// a long-running server.
+func TestCorrelatorForgetsIdleGroups(t *testing.T) {
+	set := compileCorr(t, "title: bf\ncorrelation: {type: event_count, rules: [fail], group-by: [Ip], timespan: 1m, condition: {gte: 100}}\n")
+	c := set.NewCorrelator()
+	ri := set.RuleIndex("fail")
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := 0; i < 100000; i++ {
+		ip := strconv.Itoa(i) // a new source every second: none reaches the threshold
+		c.Observe(ri, t0.Add(time.Duration(i)*time.Second), func(string) (string, bool) { return ip, true })
+	}
+	if n := c.Groups(); n > sweepEvery+100 {
+		t.Errorf("%d groups held after 100,000 one-off sources, want idle ones forgotten (≤ %d)", n, sweepEvery+100)
+	}
+	// A group still inside its window is kept and can fire.
+	hits := 0
+	for i := 0; i < 100; i++ {
+		hits += len(c.Observe(ri, t0.Add(200000*time.Second), func(string) (string, bool) { return "burst", true }))
+	}
+	if hits != 1 {
+		t.Errorf("burst fired %d times, want 1", hits)
+	}
+}
