@@ -153,6 +153,10 @@ func startDemo(ctx context.Context, c demoConfig, log *slog.Logger) (*demo, erro
 		return nil, errors.New("generator produced no organisations")
 	}
 	syslogOrg := orgs[0].Tenant.ID
+	if len(c.rules) == 0 {
+		// As for hunt: $MAMORI_RULES, else the release installed by `mamori rules update`.
+		c.rules = (&ruleOptions{}).ruleDirs()
+	}
 	cfg := Config{Listen: freeListen(c.listen), Data: c.dir, Rules: c.rules,
 		Syslog: []SyslogConfig{{UDP: "127.0.0.1:0", TCP: "127.0.0.1:0", Org: string(syslogOrg)}}}
 	srv, err := NewServer(ctx, cfg, log)
