@@ -91,8 +91,9 @@ type Hit struct {
 type Folder struct {
 	Window time.Duration
 
-	mu   sync.Mutex
-	open map[string]*Alert // fold key → the latest alert for that key
+	mu    sync.Mutex
+	open  map[string]*Alert // fold key → the latest alert for that key
+	folds int               // Fold calls, to space out expiry scans
 }
 
 // NewFolder returns a Folder; window 0 means 15 minutes.
@@ -175,14 +176,17 @@ func (f *Folder) Fold(hits []Hit) []Alert {
 	out := make([]Alert, 0, len(order))
 	for _, id := range order {
 		out = append(out, *changed[id])
+		// The folder needs only the fold state; the event went out with the alert.
+		changed[id].Event = nil
 	}
 	f.expire()
 	return out
 }
 
-// expire forgets alerts whose window has long passed, bounding memory.
+// expire forgets alerts whose window has long passed, bounding memory. It
+// scans the map only every 64 folds, and only once it is large.
 func (f *Folder) expire() {
-	if len(f.open) < 100000 {
+	if f.folds++; len(f.open) < 10000 || f.folds%64 != 0 {
 		return
 	}
 	var newest time.Time
