@@ -106,3 +106,44 @@ func TestHuntUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminCommands: organisations, users and tokens from the command line,
+// on a data directory, as an operator sets up a deployment.
+func TestAdminCommands(t *testing.T) {
+	data := t.TempDir()
+	if code, out, errOut := run(t, "org", "add", "Ministry of Health", "--sector", "medical", "--data", data); code != ExitOK || !strings.Contains(out, "ministry-of-health") {
+		t.Fatalf("org add: %d %q %q", code, out, errOut)
+	}
+	if code, out, _ := run(t, "org", "list", "--data", data); code != ExitOK || !strings.Contains(out, "Ministry of Health") {
+		t.Errorf("org list: %d %q", code, out)
+	}
+	if code, _, _ := run(t, "org", "add", "X", "--sector", "mining", "--data", data); code != ExitFailure {
+		t.Errorf("org add with an unknown sector: exit %d", code)
+	}
+	code, out, _ := run(t, "user", "add", "alice", "--role", "org_analyst", "--org", "ministry-of-health", "--data", data)
+	if code != ExitOK || !strings.Contains(out, "password: ") {
+		t.Fatalf("user add: %d %q", code, out)
+	}
+	pw := strings.TrimSpace(out[strings.Index(out, "password: ")+len("password: "):])
+	for _, bad := range [][]string{{"user", "add", "bob", "--role", "ingest", "--org", "x"}, {"user", "add", "bob", "--role", "org_viewer"}, {"user", "add", "alice", "--role", "org_viewer", "--org", "x"}} {
+		if code, _, _ := run(t, append(bad, "--data", data)...); code != ExitFailure {
+			t.Errorf("%v: exit %d, want failure", bad, code)
+		}
+	}
+	code, tok, _ := run(t, "token", "create", "winlogbeat", "--role", "ingest", "--org", "ministry-of-health", "--data", data)
+	if code != ExitOK || !strings.HasPrefix(tok, "mmr_") {
+		t.Fatalf("token create: %d %q", code, tok)
+	}
+	// The password and the token work against the same data directory.
+	st, a, err := openAdmin(context.Background(), data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, p, err := a.Login(context.Background(), "alice", pw); err != nil || p.Tenant != "ministry-of-health" {
+		t.Errorf("login with the printed password: %v %+v", err, p)
+	}
+	if p, err := a.Authenticate(context.Background(), strings.TrimSpace(tok)); err != nil || p.Role != "ingest" {
+		t.Errorf("printed token: %v %+v", err, p)
+	}
+}
