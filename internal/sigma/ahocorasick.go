@@ -50,6 +50,14 @@ func buildAC(needles [][]byte) *acAutomaton {
 	if a.nclass == 256 {
 		a.nclass = 256
 	}
+	// Needles are lower-case: give upper-case ASCII the class of its lower
+	// case, so that pure-ASCII text can be scanned as it is, without first
+	// being lower-cased (the results are the same).
+	for c := 'A'; c <= 'Z'; c++ {
+		if !used[c] {
+			a.classes[c] = a.classes[c+'a'-'A']
+		}
+	}
 	nc := int(a.nclass)
 	// Build the trie directly in the dense table (-1 = no edge yet).
 	trans := make([]int32, total*nc)

@@ -424,7 +424,8 @@ func atomNeedle(m *vmatch) (needle []byte, mode uint8, exact bool) {
 		}
 		return m.lit, m.mode, true
 	case vGlob:
-		return m.glob.needle(), modeContains, false
+		// A cased glob keeps its case; the automata scan lower-cased text.
+		return lowerBytes(nil, m.glob.needle()), modeContains, false
 	case vRegex:
 		if n := regexNeedle(m.re.String()); len(n) >= 3 {
 			return n, modeContains, false

@@ -2,6 +2,7 @@ package sigma
 
 import (
 	"bytes"
+	"encoding/binary"
 	"math"
 	"net/netip"
 	"strconv"
@@ -161,7 +162,11 @@ func (m *Matcher) runGroup(g *group, dst []int) []int {
 
 // scan runs the field's automaton over the lower-cased value of event field i.
 func (m *Matcher) scan(gf *gfield, i int) {
-	text := m.lower(i)
+	// The automata fold ASCII case themselves; only other text needs lowering.
+	text := m.ev.Value(i)
+	if !isASCII(text) {
+		text = m.lower(i)
+	}
 	ac := gf.ac
 	trans, classes, outOff, starts := ac.trans, &ac.classes, ac.outOff, &ac.starts
 	gen := m.gen
@@ -213,6 +218,22 @@ func (m *Matcher) scan(gf *gfield, i int) {
 			}
 		}
 	}
+}
+
+// isASCII reports whether b has no byte of 0x80 or more, eight at a time.
+func isASCII(b []byte) bool {
+	for len(b) >= 8 {
+		if binary.LittleEndian.Uint64(b)&0x8080808080808080 != 0 {
+			return false
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // lower returns the lower-cased value of event field i, computed once per event.
