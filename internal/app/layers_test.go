@@ -29,6 +29,8 @@ var allowed = map[string][]string{
 	"simulate":        {"tenant", "event"},
 	"web":             {},
 	"corpus":          {},
+	"enrich":          {"tenant"},
+	"incident":        {"tenant", "alert"},
 	"app": {"event", "evtx", "normalize", "sigma", "hunt", "rulepack", "ruleupdate", "tenant", "alert", "auth", "store", "store/local",
 		"ingest", "detect", "query", "api", "simulate", "web"},
 }
