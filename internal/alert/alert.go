@@ -55,6 +55,9 @@ type Alert struct {
 	Host        string        `json:"host"`
 	User        string        `json:"user"`
 	SrcIP       string        `json:"src_ip"`
+	SrcCountry  string        `json:"src_country,omitempty"` // ISO code, from IP enrichment
+	SrcASN      uint32        `json:"src_asn,omitempty"`
+	SrcASOrg    string        `json:"src_as_org,omitempty"`
 	Count       int           `json:"count"`
 	FirstSeen   time.Time     `json:"first_seen"`
 	LastSeen    time.Time     `json:"last_seen"`

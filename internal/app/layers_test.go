@@ -32,7 +32,7 @@ var allowed = map[string][]string{
 	"enrich":          {"tenant"},
 	"incident":        {"tenant", "alert"},
 	"app": {"event", "evtx", "normalize", "sigma", "hunt", "rulepack", "ruleupdate", "tenant", "alert", "auth", "store", "store/local",
-		"ingest", "detect", "query", "api", "simulate", "web"},
+		"ingest", "detect", "query", "api", "simulate", "web", "enrich"},
 }
 
 // TestLayers enforces the one-way import graph of the internal packages.

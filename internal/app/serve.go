@@ -34,6 +34,7 @@ type serveFlags struct {
 	config, listen, data, logLevel  string
 	rules                           multiFlag
 	syslogUDP, syslogTCP, syslogOrg string
+	geoCountry, geoASN              string
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -45,6 +46,8 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.syslogUDP, "syslog-udp", "", "syslog UDP listen address")
 	fs.StringVar(&f.syslogTCP, "syslog-tcp", "", "syslog TCP listen address")
 	fs.StringVar(&f.syslogOrg, "syslog-org", "", "organisation id owning the syslog listener given by flags")
+	fs.StringVar(&f.geoCountry, "geoip-country", "", "MMDB country database (GeoLite2-Country or ip-location-db) for IP enrichment")
+	fs.StringVar(&f.geoASN, "geoip-asn", "", "MMDB ASN database (GeoLite2-ASN or ip-location-db) for IP enrichment")
 }
 
 func (f *serveFlags) apply() (Config, error) {
@@ -66,6 +69,12 @@ func (f *serveFlags) apply() (Config, error) {
 	}
 	if len(f.rules) > 0 {
 		c.Rules = f.rules
+	}
+	if f.geoCountry != "" {
+		c.GeoIP.CountryDB = f.geoCountry
+	}
+	if f.geoASN != "" {
+		c.GeoIP.ASNDB = f.geoASN
 	}
 	if f.logLevel != "" {
 		c.LogLevel = f.logLevel

@@ -24,6 +24,7 @@ import (
 	"github.com/mamori-soc/mamori/internal/api"
 	"github.com/mamori-soc/mamori/internal/auth"
 	"github.com/mamori-soc/mamori/internal/detect"
+	"github.com/mamori-soc/mamori/internal/enrich"
 	"github.com/mamori-soc/mamori/internal/event"
 	"github.com/mamori-soc/mamori/internal/ingest"
 	"github.com/mamori-soc/mamori/internal/normalize"
@@ -47,7 +48,15 @@ type Config struct {
 	Retention  Duration       `yaml:"retention"`    // drop events older than this; default 30 days
 	MaxLag     int64          `yaml:"max_lag"`      // ingest answers 429 when detection lags more events than this; default 2,000,000
 	Syslog     []SyslogConfig `yaml:"syslog"`
+	GeoIP      GeoIPConfig    `yaml:"geoip"`
 	LogLevel   string         `yaml:"log_level"` // debug, info, warn, error
+}
+
+// GeoIPConfig locates MaxMind-format (MMDB) databases for IP enrichment
+// (GeoLite2 or ip-location-db layouts). Missing ones only disable enrichment.
+type GeoIPConfig struct {
+	CountryDB string `yaml:"country_db"`
+	ASNDB     string `yaml:"asn_db"`
 }
 
 // SyslogConfig is one syslog listener.
@@ -135,6 +144,7 @@ type Server struct {
 	disabled atomic.Pointer[map[tenant.ID]map[string]bool]
 
 	broker  *broker
+	enrich  *enrich.Enricher
 	done    chan struct{} // closed when shutdown starts: ends live streams
 	ready   atomic.Bool
 	started time.Time
@@ -277,6 +287,10 @@ func NewServer(ctx context.Context, cfg Config, log *slog.Logger) (*Server, erro
 		st.Close()
 		return nil, err
 	}
+	if s.enrich, err = enrich.Open(enrich.Config{CountryDB: cfg.GeoIP.CountryDB, ASNDB: cfg.GeoIP.ASNDB}, log); err != nil {
+		st.Close()
+		return nil, err
+	}
 	s.folder = alert.NewFolder(0)
 	recent, err := st.RecentAlerts(ctx, time.Now().Add(-2*time.Hour))
 	if err != nil {
@@ -358,6 +372,19 @@ func (s *Server) openSyslog(sc SyslogConfig) (*ingest.Syslog, error) {
 		c.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 	return ingest.ListenSyslog(c, &eventSink{srv: s}, s.log)
+}
+
+// enrichAlert adds the country and AS of the alert's source address.
+func (s *Server) enrichAlert(a *alert.Alert) {
+	if a.SrcIP == "" || a.SrcCountry != "" || a.SrcASN != 0 {
+		return
+	}
+	ip, err := netip.ParseAddr(a.SrcIP)
+	if err != nil {
+		return
+	}
+	info := s.enrich.LookupFor(a.Tenant, ip)
+	a.SrcCountry, a.SrcASN, a.SrcASOrg = info.Country, info.ASN, info.ASOrg
 }
 
 // ruleSource finds a loaded rule (detection or correlation) by id.
@@ -681,6 +708,9 @@ type alertSink struct{ srv *Server }
 
 func (a *alertSink) Commit(ctx context.Context, seq int64, hits []alert.Hit) error {
 	alerts := a.srv.folder.Fold(hits)
+	for i := range alerts {
+		a.srv.enrichAlert(&alerts[i])
+	}
 	if err := a.srv.store.CommitDetections(ctx, "detect", seq, alerts); err != nil {
 		return err
 	}

@@ -27,11 +27,15 @@ type testServer struct {
 	done   chan error
 }
 
-func startServer(t *testing.T) *testServer {
+func startServer(t *testing.T) *testServer { return startServerWith(t, Config{}) }
+
+// startServerWith is startServer with extra configuration.
+func startServerWith(t *testing.T, cfg Config) *testServer {
 	t.Helper()
 	t.Setenv("MAMORI_RULES", "")
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := NewServer(ctx, Config{Listen: "127.0.0.1:0", Data: t.TempDir()}, slog.New(slog.DiscardHandler))
+	cfg.Listen, cfg.Data = "127.0.0.1:0", t.TempDir()
+	srv, err := NewServer(ctx, cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -287,6 +287,9 @@ type SectorCount struct {
 // SourceCount is a source address seen in alerts.
 type SourceCount struct {
 	IP      string          `json:"ip"`
+	Country string          `json:"country,omitempty"` // ISO code, when enrichment knows it
+	ASN     uint32          `json:"asn,omitempty"`
+	ASOrg   string          `json:"as_org,omitempty"`
 	Count   int             `json:"count"` // alerts
 	Orgs    int             `json:"orgs"`  // distinct organisations
 	Sectors []tenant.Sector `json:"sectors"`

@@ -103,7 +103,8 @@ func dashboard(ctx context.Context, tx *sql.Tx, q store.DashboardQuery, d *store
 	}
 
 	// Top public source addresses: skip the rest as they come.
-	rows, err := tx.QueryContext(ctx, `SELECT src_ip, COUNT(*) AS n, COUNT(DISTINCT tenant), group_concat(DISTINCT sector) FROM alerts
+	rows, err := tx.QueryContext(ctx, `SELECT src_ip, COUNT(*) AS n, COUNT(DISTINCT tenant), group_concat(DISTINCT sector),
+		MAX(src_country), MAX(src_asn), MAX(src_as_org) FROM alerts
 		WHERE `+win+` AND src_ip != '' GROUP BY src_ip ORDER BY n DESC, src_ip`, with(now-w)...)
 	if err != nil {
 		return err
@@ -111,7 +112,7 @@ func dashboard(ctx context.Context, tx *sql.Tx, q store.DashboardQuery, d *store
 	for rows.Next() && len(d.TopSources) < 10 {
 		var c store.SourceCount
 		var sectors string
-		if err := rows.Scan(&c.IP, &c.Count, &c.Orgs, &sectors); err != nil {
+		if err := rows.Scan(&c.IP, &c.Count, &c.Orgs, &sectors, &c.Country, &c.ASN, &c.ASOrg); err != nil {
 			rows.Close()
 			return err
 		}

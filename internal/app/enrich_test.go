@@ -1,0 +1,68 @@
+package app
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/maxmind/mmdbwriter"
+	"github.com/maxmind/mmdbwriter/mmdbtype"
+)
+
+// writeMMDB writes a small database of the given type with one network.
+func writeMMDB(t *testing.T, dbType, cidr string, rec mmdbtype.Map) string {
+	t.Helper()
+	tree, err := mmdbwriter.New(mmdbwriter.Options{DatabaseType: dbType, IPVersion: 6, RecordSize: 24})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, n, _ := net.ParseCIDR(cidr)
+	if err := tree.Insert(n, rec); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), dbType+".mmdb")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := tree.WriteTo(f); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestAlertsEnriched: with GeoIP databases configured, an attack's alert and
+// the dashboard's top sources carry the source's country and AS.
+func TestAlertsEnriched(t *testing.T) {
+	country := writeMMDB(t, "GeoLite2-Country", "185.220.101.0/24", mmdbtype.Map{
+		"country": mmdbtype.Map{"iso_code": mmdbtype.String("DE"), "names": mmdbtype.Map{"en": mmdbtype.String("Germany")}}})
+	asn := writeMMDB(t, "GeoLite2-ASN", "185.220.101.0/24", mmdbtype.Map{
+		"autonomous_system_number": mmdbtype.Uint32(64500), "autonomous_system_organization": mmdbtype.String("Example Hosting")})
+	ts := startServerWith(t, Config{GeoIP: GeoIPConfig{CountryDB: country, ASNDB: asn}})
+	var body strings.Builder
+	for i := 0; i < 12; i++ {
+		doc := map[string]any{"@timestamp": time.Now().UTC().Format(time.RFC3339Nano),
+			"winlog": map[string]any{"channel": "Security", "event_id": 4625, "computer_name": "DC01", "record_id": i,
+				"event_data": map[string]any{"TargetUserName": fmt.Sprintf("user%d", i%6), "IpAddress": "185.220.101.7", "LogonType": "3"}}}
+		b, _ := json.Marshal(doc)
+		body.WriteString("{\"create\":{}}\n" + string(b) + "\n")
+	}
+	if code, b := ts.do(t, "POST", "/_bulk", ts.tokens["ingest@bank"], []byte(body.String())); code != 200 {
+		t.Fatalf("ingest: %d %s", code, b)
+	}
+	waitFor(t, "an enriched brute-force alert", func() bool {
+		code, b := ts.do(t, "GET", "/api/v1/alerts?events=false", ts.tokens["national_analyst"], nil)
+		return code == 200 && strings.Contains(string(b), `"src_country":"DE"`) && strings.Contains(string(b), `"src_asn":64500`) &&
+			strings.Contains(string(b), `"src_as_org":"Example Hosting"`)
+	})
+	code, b := ts.do(t, "GET", "/api/v1/dashboard", ts.tokens["national_analyst"], nil)
+	if code != 200 || !strings.Contains(string(b), `"ip":"185.220.101.7"`) || !strings.Contains(string(b), `"country":"DE"`) {
+		t.Errorf("dashboard top sources lack the enrichment: %d %s", code, b)
+	}
+}
