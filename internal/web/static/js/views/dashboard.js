@@ -79,6 +79,8 @@ export function mount(ctx) {
     replace(heat, heatmap(d.techniques || []));
     replace(sources, table([
       { label: 'Source', render: (s) => pivot(s.ip, null, '24h') },
+      // Country and AS come from IP enrichment when GeoIP databases are configured.
+      { label: 'Country · AS', render: (s) => [s.country, s.asn ? `AS${s.asn}${s.as_org ? ' ' + s.as_org : ''}` : ''].filter(Boolean).join(' · ') || '—' },
       { label: 'Alerts', cls: 'num', render: (s) => num(s.count) },
       { label: 'Orgs hit', cls: 'num', render: (s) => num(typeof s.orgs === 'number' ? s.orgs : (s.orgs || []).length) },
       { label: 'Sectors', render: (s) => sectorDots(s.sectors || []) },
