@@ -58,6 +58,7 @@ type Alert struct {
 	SrcCountry  string        `json:"src_country,omitempty"` // ISO code, from IP enrichment
 	SrcASN      uint32        `json:"src_asn,omitempty"`
 	SrcASOrg    string        `json:"src_as_org,omitempty"`
+	SrcScope    string        `json:"src_scope,omitempty"` // public, private, own, reserved, ... (from enrichment)
 	Count       int           `json:"count"`
 	FirstSeen   time.Time     `json:"first_seen"`
 	LastSeen    time.Time     `json:"last_seen"`

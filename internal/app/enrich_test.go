@@ -44,7 +44,7 @@ func TestAlertsEnriched(t *testing.T) {
 		"country": mmdbtype.Map{"iso_code": mmdbtype.String("DE"), "names": mmdbtype.Map{"en": mmdbtype.String("Germany")}}})
 	asn := writeMMDB(t, "GeoLite2-ASN", "185.220.101.0/24", mmdbtype.Map{
 		"autonomous_system_number": mmdbtype.Uint32(64500), "autonomous_system_organization": mmdbtype.String("Example Hosting")})
-	ts := startServerWith(t, Config{GeoIP: GeoIPConfig{CountryDB: country, ASNDB: asn}})
+	ts := startServerWith(t, Config{GeoIP: GeoIPConfig{CountryDB: country, ASNDB: asn, OwnRanges: map[string][]string{"health": {"198.51.100.0/24"}}}})
 	var body strings.Builder
 	for i := 0; i < 12; i++ {
 		doc := map[string]any{"@timestamp": time.Now().UTC().Format(time.RFC3339Nano),
@@ -60,6 +60,22 @@ func TestAlertsEnriched(t *testing.T) {
 		code, b := ts.do(t, "GET", "/api/v1/alerts?events=false", ts.tokens["national_analyst"], nil)
 		return code == 200 && strings.Contains(string(b), `"src_country":"DE"`) && strings.Contains(string(b), `"src_asn":64500`) &&
 			strings.Contains(string(b), `"src_as_org":"Example Hosting"`)
+	})
+	// An attack from the health ministry's own network is marked as such.
+	var own strings.Builder
+	for i := 0; i < 12; i++ {
+		doc := map[string]any{"@timestamp": time.Now().UTC().Format(time.RFC3339Nano),
+			"winlog": map[string]any{"channel": "Security", "event_id": 4625, "computer_name": "DC02", "record_id": 100 + i,
+				"event_data": map[string]any{"TargetUserName": "admin", "IpAddress": "198.51.100.23", "LogonType": "3"}}}
+		b, _ := json.Marshal(doc)
+		own.WriteString("{\"create\":{}}\n" + string(b) + "\n")
+	}
+	if code, b := ts.do(t, "POST", "/_bulk", ts.tokens["ingest@health"], []byte(own.String())); code != 200 {
+		t.Fatalf("ingest: %d %s", code, b)
+	}
+	waitFor(t, "an alert from the organisation's own network", func() bool {
+		code, b := ts.do(t, "GET", "/api/v1/alerts?org=health&events=false", ts.tokens["national_analyst"], nil)
+		return code == 200 && strings.Contains(string(b), `"src_ip":"198.51.100.23"`) && strings.Contains(string(b), `"src_scope":"own"`)
 	})
 	code, b := ts.do(t, "GET", "/api/v1/dashboard", ts.tokens["national_analyst"], nil)
 	if code != 200 || !strings.Contains(string(b), `"ip":"185.220.101.7"`) || !strings.Contains(string(b), `"country":"DE"`) {

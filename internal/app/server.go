@@ -57,6 +57,9 @@ type Config struct {
 type GeoIPConfig struct {
 	CountryDB string `yaml:"country_db"`
 	ASNDB     string `yaml:"asn_db"`
+	// OwnRanges declares each organisation's own networks (organisation id →
+	// CIDRs): addresses there are marked as the organisation's own.
+	OwnRanges map[string][]string `yaml:"own_ranges"`
 }
 
 // SyslogConfig is one syslog listener.
@@ -291,6 +294,18 @@ func NewServer(ctx context.Context, cfg Config, log *slog.Logger) (*Server, erro
 		st.Close()
 		return nil, err
 	}
+	for org, cidrs := range cfg.GeoIP.OwnRanges {
+		var ps []netip.Prefix
+		for _, c := range cidrs {
+			p, err := netip.ParsePrefix(strings.TrimSpace(c))
+			if err != nil {
+				st.Close()
+				return nil, fmt.Errorf("geoip.own_ranges.%s: %w", org, err)
+			}
+			ps = append(ps, p)
+		}
+		s.enrich.SetOwnRanges(tenant.ID(org), ps)
+	}
 	s.folder = alert.NewFolder(0)
 	recent, err := st.RecentAlerts(ctx, time.Now().Add(-2*time.Hour))
 	if err != nil {
@@ -385,6 +400,7 @@ func (s *Server) enrichAlert(a *alert.Alert) {
 	}
 	info := s.enrich.LookupFor(a.Tenant, ip)
 	a.SrcCountry, a.SrcASN, a.SrcASOrg = info.Country, info.ASN, info.ASOrg
+	a.SrcScope = info.Scope.String()
 }
 
 // ruleSource finds a loaded rule (detection or correlation) by id.

@@ -221,7 +221,7 @@ func testAlerts(t *testing.T, s store.Store) {
 		t.Fatalf("new cursor = %d, %v", c, err)
 	}
 	enriched := mkAlert("x1", "org-a", tenant.Finance, "high", 0, "T1110.001")
-	enriched.SrcCountry, enriched.SrcASN, enriched.SrcASOrg = "NL", 1136, "KPN B.V."
+	enriched.SrcCountry, enriched.SrcASN, enriched.SrcASOrg, enriched.SrcScope = "NL", 1136, "KPN B.V.", "public"
 	as := []alert.Alert{
 		enriched,
 		mkAlert("x2", "org-a", tenant.Finance, "critical", time.Minute, "T1003.001"),
@@ -245,7 +245,7 @@ func testAlerts(t *testing.T, s store.Store) {
 		t.Fatalf("all alerts: %s total %d", alertIDs(p), p.Total)
 	}
 	a := p.Alerts[0]
-	if a.SrcCountry != "NL" || a.SrcASN != 1136 || a.SrcASOrg != "KPN B.V." {
+	if a.SrcCountry != "NL" || a.SrcASN != 1136 || a.SrcASOrg != "KPN B.V." || a.SrcScope != "public" {
 		t.Errorf("enrichment not kept: %q %d %q", a.SrcCountry, a.SrcASN, a.SrcASOrg)
 	}
 	if a.Count != 5 || !a.LastSeen.Equal(t0.Add(10*time.Minute)) || a.RuleAuthor != "Someone" || fmt.Sprint(a.Techniques) != "[T1110.001]" || len(a.Event) != 1 {
