@@ -1,6 +1,7 @@
 package incident
 
 import (
+	"encoding/json"
 	"net/netip"
 	"slices"
 	"strings"
@@ -44,6 +45,9 @@ type Campaign struct {
 	IncidentIDs []string        `json:"incident_ids"`
 	FirstSeen   time.Time       `json:"first_seen"`
 	LastSeen    time.Time       `json:"last_seen"`
+	// Merged lists the campaigns absorbed into this one, so the caller can
+	// retire them.
+	Merged []string `json:"merged,omitempty"`
 
 	seenBy map[Indicator][]tenant.ID // which organisations' alerts carried each indicator
 	incOrg map[string]tenant.ID      // incident ID → its organisation
@@ -56,6 +60,7 @@ func (c *Campaign) clone() *Campaign {
 	cp.Indicators = slices.Clone(c.Indicators)
 	cp.Techniques = slices.Clone(c.Techniques)
 	cp.IncidentIDs = slices.Clone(c.IncidentIDs)
+	cp.Merged = slices.Clone(c.Merged)
 	cp.seenBy = make(map[Indicator][]tenant.ID, len(c.seenBy))
 	for k, v := range c.seenBy {
 		cp.seenBy[k] = slices.Clone(v)
@@ -326,6 +331,7 @@ func (cs *Campaigns) merge(c, o *Campaign) {
 	slices.Sort(c.IncidentIDs)
 	c.FirstSeen = minTime(c.FirstSeen, o.FirstSeen)
 	c.LastSeen = maxTime(c.LastSeen, o.LastSeen)
+	c.Merged = append(append(c.Merged, o.ID), o.Merged...)
 	delete(cs.camps, o.ID)
 }
 
@@ -603,4 +609,71 @@ func maxTime(a, b time.Time) time.Time {
 		return b
 	}
 	return a
+}
+
+// campaignJSON is Campaign as persisted: the public fields plus which
+// organisations saw each indicator and own each incident, which View needs.
+type campaignJSON struct {
+	ID           string               `json:"id"`
+	Orgs         []tenant.ID          `json:"orgs"`
+	Sectors      []tenant.Sector      `json:"sectors"`
+	Indicators   []Indicator          `json:"indicators"`
+	Techniques   []string             `json:"techniques"`
+	IncidentIDs  []string             `json:"incident_ids"`
+	FirstSeen    time.Time            `json:"first_seen"`
+	LastSeen     time.Time            `json:"last_seen"`
+	Merged       []string             `json:"merged,omitempty"`
+	SeenBy       []indicatorOrgs      `json:"seen_by"`
+	IncidentOrgs map[string]tenant.ID `json:"incident_orgs"`
+}
+
+type indicatorOrgs struct {
+	Indicator
+	Orgs []tenant.ID `json:"orgs"`
+}
+
+// MarshalJSON writes the campaign with the sightings View needs, so a
+// campaign read back from storage can still be shown to an organisation.
+// Only national roles may be shown this form.
+func (c *Campaign) MarshalJSON() ([]byte, error) {
+	j := campaignJSON{
+		ID: c.ID, Orgs: nonNilSlice(c.Orgs), Sectors: nonNilSlice(c.Sectors), Indicators: nonNilSlice(c.Indicators),
+		Techniques: nonNilSlice(c.Techniques), IncidentIDs: nonNilSlice(c.IncidentIDs),
+		FirstSeen: c.FirstSeen, LastSeen: c.LastSeen, Merged: c.Merged,
+		SeenBy: []indicatorOrgs{}, IncidentOrgs: c.incOrg,
+	}
+	for _, ind := range c.Indicators {
+		j.SeenBy = append(j.SeenBy, indicatorOrgs{ind, slices.Sorted(slices.Values(c.seenBy[ind]))})
+	}
+	if j.IncidentOrgs == nil {
+		j.IncidentOrgs = map[string]tenant.ID{}
+	}
+	return json.Marshal(j)
+}
+
+// UnmarshalJSON reads what MarshalJSON wrote.
+func (c *Campaign) UnmarshalJSON(b []byte) error {
+	var j campaignJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*c = Campaign{
+		ID: j.ID, Orgs: j.Orgs, Sectors: j.Sectors, Indicators: j.Indicators, Techniques: j.Techniques,
+		IncidentIDs: j.IncidentIDs, FirstSeen: j.FirstSeen, LastSeen: j.LastSeen, Merged: j.Merged,
+		seenBy: make(map[Indicator][]tenant.ID, len(j.SeenBy)), incOrg: j.IncidentOrgs,
+	}
+	for _, s := range j.SeenBy {
+		c.seenBy[s.Indicator] = s.Orgs
+	}
+	if c.incOrg == nil {
+		c.incOrg = map[string]tenant.ID{}
+	}
+	return nil
+}
+
+func nonNilSlice[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }

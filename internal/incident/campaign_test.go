@@ -2,6 +2,7 @@ package incident
 
 import (
 	"encoding/json"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,6 +28,7 @@ func f(name, value string) alert.Field { return alert.Field{Name: name, Value: v
 // feed runs alerts through a Grouper and a Campaigns tracker.
 func feed(cs *Campaigns, as ...alert.Alert) (map[string]*Campaign, map[string]string) {
 	g := NewGrouper(0)
+	g.MinLevel = "informational" // these cases are about campaigns, not about which alerts open incidents
 	camps := map[string]*Campaign{}
 	incOf := map[string]string{}
 	for _, a := range as {
@@ -272,5 +274,58 @@ func TestCampaignExpiry(t *testing.T) {
 	}
 	if _, inds := cs.Len(); inds > 40 || inds == 0 {
 		t.Errorf("%d indicators tracked after the window passed", inds)
+	}
+}
+
+// TestCampaignJSONKeepsView: a campaign written and read back still gives
+// each organisation exactly the view it had before.
+func TestCampaignJSONKeepsView(t *testing.T) {
+	g, cs := NewGrouper(0), NewCampaigns(0, 0)
+	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	var camp *Campaign
+	for i, org := range []tenant.ID{"a", "b", "c"} {
+		a := alert.Alert{ID: "x" + string(org), Tenant: org, Sector: tenant.Sector("s" + string(org)), Level: "high", RuleID: "r" + string(org),
+			Host: "H" + string(org), SrcIP: "203.0.113.7", FirstSeen: t0.Add(time.Duration(i) * time.Minute), LastSeen: t0.Add(time.Duration(i) * time.Minute)}
+		inc, _ := g.Add(a)
+		if cs := cs.Add(inc, a); len(cs) > 0 {
+			camp = cs[0]
+		}
+	}
+	if camp == nil || len(camp.Orgs) != 3 {
+		t.Fatalf("campaign = %+v, want 3 organisations", camp)
+	}
+	b, err := json.Marshal(camp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Campaign
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	for _, org := range []tenant.ID{"a", "b", "c", "z"} {
+		scope := func(t tenant.ID) bool { return t == org }
+		want, got := View(camp, scope), View(&back, scope)
+		if !reflect.DeepEqual(want, got) {
+			t.Errorf("view of %s after JSON = %+v, want %+v", org, got, want)
+		}
+	}
+	if !reflect.DeepEqual(back.Orgs, camp.Orgs) || !reflect.DeepEqual(back.Indicators, camp.Indicators) {
+		t.Errorf("national fields changed: %+v vs %+v", back, camp)
+	}
+}
+
+func TestLowAlertNeverOpensIncident(t *testing.T) {
+	g := NewGrouper(0)
+	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	if inc, _ := g.Add(alert.Alert{ID: "l1", Tenant: "a", Level: "low", Host: "WS1", FirstSeen: t0, LastSeen: t0}); inc != nil {
+		t.Fatalf("low alert opened %+v", inc)
+	}
+	inc, created := g.Add(alert.Alert{ID: "h1", Tenant: "a", Level: "high", Host: "WS1", FirstSeen: t0, LastSeen: t0})
+	if inc == nil || !created {
+		t.Fatal("high alert did not open an incident")
+	}
+	inc2, _ := g.Add(alert.Alert{ID: "l2", Tenant: "a", Level: "low", Host: "WS1", FirstSeen: t0.Add(time.Minute), LastSeen: t0.Add(time.Minute)})
+	if inc2 == nil || inc2.ID != inc.ID || len(inc2.AlertIDs) != 2 {
+		t.Fatalf("low alert linked to the open incident: got %+v", inc2)
 	}
 }

@@ -74,6 +74,10 @@ type Grouper struct {
 	// Window is how far apart (by alert time) an alert and an incident may
 	// be and still be grouped; an incident idle longer than Window expires.
 	Window time.Duration
+	// MinLevel is the lowest alert level that opens an incident (default
+	// medium): a low or informational alert joins an incident it links to
+	// but never opens one on its own, so noise does not become incidents.
+	MinLevel string
 
 	mu        sync.Mutex
 	open      map[string]*state // incident ID → state
@@ -87,11 +91,12 @@ func NewGrouper(window time.Duration) *Grouper {
 	if window <= 0 {
 		window = DefaultWindow
 	}
-	return &Grouper{Window: window, open: map[string]*state{}, index: map[string]string{}}
+	return &Grouper{Window: window, MinLevel: "medium", open: map[string]*state{}, index: map[string]string{}}
 }
 
 // Add puts an alert into an incident and returns a snapshot of that incident
-// and whether it was opened by this alert.
+// and whether it was opened by this alert. It returns nil when the alert is
+// below MinLevel and links to no open incident.
 //
 // The alert joins the open incident of its tenant with which it shares a
 // linking entity (see LinkKeys) when the alert's time span comes within
@@ -125,6 +130,9 @@ func (g *Grouper) Add(a alert.Alert) (inc *Incident, created bool) {
 	}
 	var st *state
 	if len(found) == 0 {
+		if levelRank(a.Level) < max(levelRank(g.MinLevel), 1) {
+			return nil, false
+		}
 		st = &state{
 			inc: &Incident{
 				ID: IncidentID(a.Tenant, a.ID), Tenant: a.Tenant, Sector: a.Sector,

@@ -16,6 +16,7 @@ import (
 	"unicode"
 
 	"github.com/mamori-soc/mamori/internal/alert"
+	"github.com/mamori-soc/mamori/internal/incident"
 	"github.com/mamori-soc/mamori/internal/tenant"
 )
 
@@ -434,6 +435,41 @@ type Store interface {
 	// (used to resume alert folding after a restart; never exposed to callers).
 	RecentAlerts(ctx context.Context, since time.Time) ([]alert.Alert, error)
 
+	// CommitIncidents stores incidents and campaigns (created or updated,
+	// by ID) as grouping made them, at now. Incidents named in an
+	// incident's Merged are hidden (reads follow them to the one they
+	// joined, which inherits their audit trail); campaigns named in a
+	// campaign's Merged are dropped. A closed incident that gains alerts
+	// is reopened (in_progress, with an audit entry).
+	CommitIncidents(ctx context.Context, incs []incident.Incident, camps []incident.Campaign, now time.Time) error
+	// SearchIncidents runs an incident search.
+	SearchIncidents(ctx context.Context, q IncidentQuery) (*IncidentPage, error)
+	// Incident returns one incident of the named tenants (following merges), or ErrNotFound.
+	Incident(ctx context.Context, tenants []tenant.ID, id string) (*Incident, error)
+	// IncidentAudit returns the audit trail of an incident of the named tenants, oldest first.
+	IncidentAudit(ctx context.Context, tenants []tenant.ID, id string) ([]AuditEntry, error)
+	// UpdateIncidents applies one triage change to each named incident of
+	// the named tenants, in one transaction, like UpdateAlerts.
+	UpdateIncidents(ctx context.Context, tenants []tenant.ID, ids []string, c AlertChange) ([]IncidentUpdateResult, error)
+	// Campaigns returns the campaigns that involve at least one of the
+	// named tenants, whole (the national view): callers restrict what
+	// organisation roles see with incident.View.
+	Campaigns(ctx context.Context, q CampaignQuery) ([]incident.Campaign, error)
+	// Campaign returns one campaign involving one of the named tenants, or ErrNotFound.
+	Campaign(ctx context.Context, tenants []tenant.ID, id string) (*incident.Campaign, error)
+	// IncidentTimes returns the response times of the named tenants'
+	// incidents that are open or were opened since since.
+	IncidentTimes(ctx context.Context, tenants []tenant.ID, since time.Time) ([]IncidentTimes, error)
+	// AlertCounts counts alerts per tenant, rule and level.
+	AlertCounts(ctx context.Context, q AlertCountQuery) ([]AlertCount, error)
+	// Telemetry describes the sources and hosts the named tenants sent from.
+	Telemetry(ctx context.Context, q TelemetryQuery) (*Telemetry, error)
+	// PutRatings records rating points (one per key and day; a later one replaces it).
+	PutRatings(ctx context.Context, points []RatingPoint) error
+	// RatingHistory returns the points of the named keys from day sinceDay
+	// (YYYY-MM-DD) on, by key then day.
+	RatingHistory(ctx context.Context, keys []string, sinceDay string) ([]RatingPoint, error)
+
 	// PutTenant creates or updates an organisation.
 	PutTenant(ctx context.Context, t tenant.Tenant) error
 	// Tenants lists every organisation.
@@ -443,8 +479,8 @@ type Store interface {
 	// DisabledRules returns, per tenant, the rules disabled for it.
 	DisabledRules(ctx context.Context) (map[tenant.ID]map[string]bool, error)
 
-	// DeleteBefore drops events and alerts older than t, and the audit
-	// trails of the dropped alerts (retention).
+	// DeleteBefore drops events, alerts, incidents and campaigns older than
+	// t, and the audit trails of what it dropped (retention).
 	DeleteBefore(ctx context.Context, t time.Time) (int64, error)
 	Close() error
 }

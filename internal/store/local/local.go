@@ -304,6 +304,9 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	if _, err := tx.ExecContext(ctx, schema); err != nil {
 		return err
 	}
+	if _, err := tx.ExecContext(ctx, incidentSchema); err != nil {
+		return err
+	}
 	if hadEvents == 1 && hadCounts == 0 {
 		// One pass over the events of a database from before event_counts.
 		if _, err := tx.ExecContext(ctx, `INSERT INTO event_counts(tenant, hour, n, last)
@@ -430,6 +433,17 @@ func (s *Store) commitEvents(batch []*appendReq) error {
 	}
 	type hourCount struct{ n, last int64 }
 	counts := map[hourKey]*hourCount{}
+	type srcKey struct {
+		tenant          tenant.ID
+		day             int64
+		source, channel string
+	}
+	srcs := map[srcKey]*hourCount{}
+	type hostKey struct {
+		tenant tenant.ID
+		host   string
+	}
+	hosts := map[hostKey]int64{}
 	for _, r := range batch {
 		r.n = 0
 		for i := range r.evs {
@@ -451,6 +465,18 @@ func (s *Store) commitEvents(batch []*appendReq) error {
 				}
 				c.n++
 				c.last = max(c.last, rcv)
+				sk := srcKey{ev.Tenant, rcv - rcv%dayMillis, ev.Source, ev.Channel}
+				sc := srcs[sk]
+				if sc == nil {
+					sc = &hourCount{}
+					srcs[sk] = sc
+				}
+				sc.n++
+				sc.last = max(sc.last, rcv)
+				if ev.Host != "" {
+					hk := hostKey{ev.Tenant, ev.Host}
+					hosts[hk] = max(hosts[hk], rcv)
+				}
 			}
 		}
 	}
@@ -458,6 +484,19 @@ func (s *Store) commitEvents(batch []*appendReq) error {
 		if _, err := tx.Exec(`INSERT INTO event_counts(tenant, hour, n, last) VALUES (?, ?, ?, ?)
 			ON CONFLICT(tenant, hour) DO UPDATE SET n = n + excluded.n, last = max(last, excluded.last)`, string(k.tenant), k.hour, c.n, c.last); err != nil {
 			return fmt.Errorf("local store: count events: %w", err)
+		}
+	}
+	for k, c := range srcs {
+		if _, err := tx.Exec(`INSERT INTO telemetry(tenant, day, source, channel, n, last) VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT(tenant, day, source, channel) DO UPDATE SET n = n + excluded.n, last = max(last, excluded.last)`,
+			string(k.tenant), k.day, k.source, k.channel, c.n, c.last); err != nil {
+			return fmt.Errorf("local store: count telemetry: %w", err)
+		}
+	}
+	for k, last := range hosts {
+		if _, err := tx.Exec(`INSERT INTO telemetry_hosts(tenant, host, last) VALUES (?, ?, ?)
+			ON CONFLICT(tenant, host) DO UPDATE SET last = max(last, excluded.last)`, string(k.tenant), k.host, last); err != nil {
+			return fmt.Errorf("local store: count hosts: %w", err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
@@ -1202,8 +1241,18 @@ func (s *Store) DeleteBefore(ctx context.Context, t time.Time) (int64, error) {
 	if _, err := s.db.ExecContext(ctx, `DELETE FROM alert_audit WHERE NOT EXISTS (SELECT 1 FROM alerts WHERE alerts.id = alert_audit.alert_id)`); err != nil {
 		return n + m, fmt.Errorf("local store: retention: %w", err)
 	}
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM event_counts WHERE hour + 3600000 <= ?`, ms); err != nil {
-		return n + m, fmt.Errorf("local store: retention: %w", err)
+	for _, q := range []string{
+		`DELETE FROM event_counts WHERE hour + 3600000 <= ?`,
+		`DELETE FROM incidents WHERE last_seen < ?`,
+		`DELETE FROM incident_audit WHERE NOT EXISTS (SELECT 1 FROM incidents WHERE incidents.id = incident_audit.incident_id) AND ? > 0`,
+		`DELETE FROM campaigns WHERE last_seen < ?`,
+		`DELETE FROM campaign_orgs WHERE NOT EXISTS (SELECT 1 FROM campaigns WHERE campaigns.id = campaign_orgs.campaign_id) AND ? > 0`,
+		`DELETE FROM telemetry WHERE day + 86400000 <= ?`,
+		`DELETE FROM telemetry_hosts WHERE last < ?`,
+	} {
+		if _, err := s.db.ExecContext(ctx, q, ms); err != nil {
+			return n + m, fmt.Errorf("local store: retention: %w", err)
+		}
 	}
 	return n + m, nil
 }

@@ -38,6 +38,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"TenantIsolationTriage", testIsolationTriage},
 		{"TenantIsolationAggregates", testIsolationAggregates},
 		{"EmptyTenantList", testEmptyTenantList},
+		{"Incidents", testIncidents},
+		{"IncidentMerge", testIncidentMerge},
+		{"CampaignsAndIsolation", testCampaignsAndIsolation},
+		{"TelemetryAndRatings", testTelemetryAndRatings},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
