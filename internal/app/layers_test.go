@@ -31,6 +31,7 @@ var allowed = map[string][]string{
 	"corpus":          {},
 	"enrich":          {"tenant"},
 	"incident":        {"tenant", "alert"},
+	"rating":          {"tenant"},
 	"app": {"event", "evtx", "normalize", "sigma", "hunt", "rulepack", "ruleupdate", "tenant", "alert", "auth", "store", "store/local",
 		"ingest", "detect", "query", "api", "simulate", "web", "enrich", "incident", "rating"},
 }

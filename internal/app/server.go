@@ -146,12 +146,14 @@ type Server struct {
 	sectors  atomic.Pointer[map[tenant.ID]tenant.Sector]
 	disabled atomic.Pointer[map[tenant.ID]map[string]bool]
 
-	broker  *broker
-	enrich  *enrich.Enricher
-	done    chan struct{} // closed when shutdown starts: ends live streams
-	ready   atomic.Bool
-	started time.Time
-	alerts  atomic.Int64
+	broker    *broker
+	enrich    *enrich.Enricher
+	incidents *incidentStage
+	classes   atomic.Pointer[classCache]
+	done      chan struct{} // closed when shutdown starts: ends live streams
+	ready     atomic.Bool
+	started   time.Time
+	alerts    atomic.Int64
 }
 
 type rulesHolder struct {
@@ -314,6 +316,11 @@ func NewServer(ctx context.Context, cfg Config, log *slog.Logger) (*Server, erro
 	}
 	for i := range recent {
 		s.folder.Remember(&recent[i])
+	}
+	s.incidents = newIncidentStage(st, log, s.ruleClasses)
+	if err := s.incidents.resume(ctx, time.Now()); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("serve: resume incidents: %w", err)
 	}
 	s.src = &logSource{st: st}
 	s.det = detect.New(detect.Config{
@@ -732,7 +739,29 @@ func (a *alertSink) Commit(ctx context.Context, seq int64, hits []alert.Hit) err
 	}
 	a.srv.broker.publish(alerts)
 	a.srv.alerts.Add(int64(len(hits)))
+	// The alerts are safe; a failure here is healed by the next alert of
+	// the incident or by the replay at the next start.
+	if err := a.srv.incidents.add(ctx, alerts, time.Now().UTC()); err != nil {
+		a.srv.log.Warn("incidents not stored", "err", err)
+	}
 	return nil
+}
+
+// classCache holds the rule classes of one rule set.
+type classCache struct {
+	set     *sigma.Set
+	classes *ruleClasses
+}
+
+// ruleClasses returns the classes of the rules loaded now.
+func (s *Server) ruleClasses() *ruleClasses {
+	set := s.rules.Set()
+	if c := s.classes.Load(); c != nil && c.set == set {
+		return c.classes
+	}
+	c := &classCache{set: set, classes: classify(set)}
+	s.classes.Store(c)
+	return c.classes
 }
 
 // orgWriter creates organisations and refreshes the caches that know them.
