@@ -113,6 +113,8 @@ func (a *API) routes() []route {
 		{"PATCH /api/v1/incidents/{id}", auth.Triage, false, a.triageIncident},
 		{"GET /api/v1/campaigns", auth.ReadData, false, a.campaigns},
 		{"GET /api/v1/campaigns/{id}", auth.ReadData, false, a.campaignDetail},
+		{"GET /api/v1/ratings", auth.ReadData, false, a.ratings},
+		{"GET /api/v1/ratings/history", auth.ReadData, false, a.ratingHistory},
 		{"GET /api/v1/dashboard", auth.ReadData, false, a.dashboard},
 		{"GET /api/v1/stream", auth.ReadData, false, a.stream},
 		{"GET /api/v1/events", auth.ReadData, false, a.events},

@@ -50,6 +50,8 @@ type Config struct {
 	Syslog     []SyslogConfig `yaml:"syslog"`
 	GeoIP      GeoIPConfig    `yaml:"geoip"`
 	LogLevel   string         `yaml:"log_level"` // debug, info, warn, error
+	// RatingEvery is how often the security ratings are recomputed; default 1m.
+	RatingEvery Duration `yaml:"rating_interval"`
 }
 
 // GeoIPConfig locates MaxMind-format (MMDB) databases for IP enrichment
@@ -125,6 +127,9 @@ func (c *Config) defaults() {
 	if c.MaxLag == 0 {
 		c.MaxLag = 2_000_000
 	}
+	if c.RatingEvery == 0 {
+		c.RatingEvery = Duration(time.Minute)
+	}
 }
 
 // Server is a running Mamori platform.
@@ -149,6 +154,7 @@ type Server struct {
 	broker    *broker
 	enrich    *enrich.Enricher
 	incidents *incidentStage
+	rater     *rater
 	classes   atomic.Pointer[classCache]
 	done      chan struct{} // closed when shutdown starts: ends live streams
 	ready     atomic.Bool
@@ -322,6 +328,8 @@ func NewServer(ctx context.Context, cfg Config, log *slog.Logger) (*Server, erro
 		st.Close()
 		return nil, fmt.Errorf("serve: resume incidents: %w", err)
 	}
+	s.rater = newRater(st, log, s.ruleClasses)
+	s.query.SetRatings(s.rater.Latest)
 	s.src = &logSource{st: st}
 	s.det = detect.New(detect.Config{
 		Sector: func(t tenant.ID) tenant.Sector {
@@ -477,6 +485,8 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	wg.Add(1)
 	go func() { defer wg.Done(); s.retention(detCtx) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); s.rater.run(detCtx, time.Duration(s.cfg.RatingEvery)) }()
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(s.ln) }()
 	s.ready.Store(true)

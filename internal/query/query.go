@@ -22,6 +22,7 @@ type Querier struct {
 	mu      sync.Mutex
 	tenants []tenant.Tenant
 	loaded  time.Time
+	ratings func() *Ratings
 }
 
 // New returns a Querier.
