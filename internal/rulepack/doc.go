@@ -1,8 +1,10 @@
 // Package rulepack embeds Mamori's own Sigma rules: the detections the
 // SigmaHQ corpus lacks (brute force, password spraying, beaconing and DNS
-// tunnelling correlations) and a rule for every attack scenario the demo
-// generator plays, so that the built-in pack alone detects all of them. It
-// also embeds the default placeholder values for the expand modifier.
+// tunnelling correlations), a rule for every attack scenario the demo
+// generator plays, so that the built-in pack alone detects all of them, and a
+// low-level rule per kind of hygiene finding (tagged mamori.hygiene.<kind>,
+// which the security rating reads). It also embeds the default placeholder
+// values for the expand modifier.
 //
 // It holds data only and must never import another internal package.
 package rulepack

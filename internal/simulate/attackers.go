@@ -2,6 +2,7 @@ package simulate
 
 import (
 	"math/rand/v2"
+	"slices"
 	"strconv"
 
 	"github.com/mamori-soc/mamori/internal/tenant"
@@ -19,6 +20,7 @@ type group struct {
 	sectors   []tenant.Sector
 	scenarios []string
 	targets   []int // indices of the sites in sectors (all sites if none match)
+	cum       []int // cumulative attack weights of targets (attackWeight)
 }
 
 // groupSpecs are the attacker groups. The names are fictional; the ranges are public,
@@ -109,9 +111,22 @@ func buildGroups(r *rand.Rand, sites []*site) []*group {
 				g.targets = append(g.targets, j)
 			}
 		}
+		total := 0
+		for _, j := range g.targets {
+			total += attackWeight(sites[j].Maturity)
+			g.cum = append(g.cum, total)
+		}
 		groups[i] = g
 	}
 	return groups
+}
+
+// target picks one of the group's targets (an index of the sites), in proportion to
+// their attack weights.
+func (g *group) target(r *rand.Rand) int {
+	x := r.IntN(g.cum[len(g.cum)-1])
+	i, _ := slices.BinarySearch(g.cum, x+1)
+	return g.targets[i]
 }
 
 func (g *group) has(scenario string) bool {

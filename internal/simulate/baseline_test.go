@@ -8,7 +8,9 @@ import (
 	"time"
 )
 
-// TestBaselineClean checks benign traffic stays clear of the attack detections.
+// TestBaselineClean checks benign traffic stays clear of the attack detections: by
+// what the records say, and through the real decoders and the built-in rule pack, where
+// only hygiene rules (mamori.hygiene.<kind>) may fire.
 func TestBaselineClean(t *testing.T) {
 	g := New(Config{Seed: 21, AttacksPerDay: -1})
 	recs := ticks(g, 12, time.Second)
@@ -128,4 +130,19 @@ func TestBaselineClean(t *testing.T) {
 		}
 	}
 	t.Logf("%d records: %v; %d DNS names", len(ds), kinds, len(names))
+
+	hygiene, attacks := map[HygieneKind]int{}, 0
+	newDetector(t).run(t, recs, func(det detection) {
+		if det.kind != "" {
+			hygiene[det.kind]++
+			return
+		}
+		if attacks++; attacks <= 10 {
+			t.Errorf("attack detection %q on the baseline: %s", det.title, det.rec.Body)
+		}
+	})
+	if attacks > 0 {
+		t.Errorf("%d attack detections on the baseline", attacks)
+	}
+	t.Logf("hygiene detections: %v", hygiene)
 }

@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/mamori-soc/mamori/internal/tenant"
 )
@@ -32,6 +33,31 @@ type Org struct {
 	IIS bool
 	// Sensor names the organisation's network sensor (Suricata and Zeek); "" when it has none.
 	Sensor string
+
+	// Maturity is how well the organisation runs its security, from 0 (weak) to 1
+	// (exemplary): a few are well run, many middling, some weak, and sectors lean (finance,
+	// defence and telecom stronger; transport, medical, welfare, education and water
+	// weaker). It is drawn from the seed and the organisation's id, and decides the rest
+	// of the profile below and how much of the attack traffic the organisation draws.
+	Maturity float64
+	// AgentVersion is the version of Winlogbeat and Filebeat on all the organisation's
+	// hosts (agent.version): a 7.x release when Hygiene has OutdatedAgent, else an 8.x,
+	// the current one for well-run organisations.
+	AgentVersion string
+	// Hygiene lists the findings the organisation's telemetry reveals, at most one per
+	// kind, in HygieneKinds order. Organisations of maturity 0.7 and over have none.
+	Hygiene []Finding
+	// Silent lists the organisation's telemetry sources that stop during a run (at most
+	// one; only weak organisations have one, and at least one organisation does when there
+	// are five or more).
+	Silent []Silence
+	// AckAfter is how long the organisation's analysts typically take to acknowledge an
+	// incident: minutes when well run, many hours when weak, Never for some of the
+	// weakest.
+	AckAfter time.Duration
+	// ResolveAfter is how long they typically take to resolve an incident, counted from
+	// its opening: within an hour or two when well run, days or Never when weak.
+	ResolveAfter time.Duration
 }
 
 // catalogEntry is an organisation the generator can pick.
@@ -163,6 +189,9 @@ type site struct {
 	web     int      // index in lin of WebServer
 	admins  []string // Linux accounts that log in and sudo
 	weight  int      // share of the baseline (bigger estates log more)
+
+	ecsVersion string    // ecs.version written by AgentVersion
+	findings   []finding // Hygiene, with the generator's state
 }
 
 func (s *site) server(r *rand.Rand) *winHost { return &s.win[s.nWS+r.IntN(len(s.win)-s.nWS)] }
@@ -303,7 +332,7 @@ func buildSites(r *rand.Rand, n int) []*site {
 				h.account = s.netbios + `\svc_backup`
 			}
 			h.lsassPID = 600 + 4*r.IntN(100)
-			for c := range h.rec {
+			for c := range numCoreChannels {
 				h.rec[c] = uint64(10000 + r.IntN(5000000))
 			}
 			s.Hosts = append(s.Hosts, h.name)

@@ -86,6 +86,7 @@ type Generator struct {
 	visitors  []string   // public addresses browsing the web sites
 
 	runs       []*run    // scenarios still playing, in start order
+	epoch      time.Time // start of the first Tick, from which Silence.After counts; zero before it
 	nextAttack time.Time // the next Poisson arrival; zero before the first Tick
 	carry      float64   // fractional baseline record owed to the next Tick
 	started    int       // scenarios started by Tick
@@ -94,7 +95,8 @@ type Generator struct {
 	out     []Record
 	scen    string // Scenario of the records being made
 	arena   []byte
-	start   int // offset in arena of the body being written
+	start   int      // offset in arena of the body being written
+	winHost *winHost // host of the Windows document being written, for Silence; nil otherwise
 	e       enc
 	scratch []byte
 }
@@ -132,6 +134,7 @@ func New(cfg Config) *Generator {
 		g.attackHz = float64(cfg.AttacksPerDay) * cfg.Speedup / 86400
 	}
 	g.sites = buildSites(g.base, cfg.Orgs)
+	profileSites(cfg.Seed, g.sites)
 	total := 0
 	for _, s := range g.sites {
 		g.orgs = append(g.orgs, s.Org)
@@ -156,6 +159,10 @@ func New(cfg Config) *Generator {
 // slices inside.
 func (g *Generator) Orgs() []Org { return slices.Clone(g.orgs) }
 
+// Started returns the start of the first Tick's interval, from which every
+// Silence.After counts; it is zero before the first Tick.
+func (g *Generator) Started() time.Time { return g.epoch }
+
 // Scenarios lists the attack scenarios the generator plays.
 func Scenarios() []Scenario {
 	out := make([]Scenario, len(scenarioDefs))
@@ -167,9 +174,13 @@ func Scenarios() []Scenario {
 }
 
 // Tick returns the records whose event time falls in (from, from+dt]: baseline
-// traffic at BaselinePerSecond, and the steps of attack scenarios, which start as a
-// Poisson process at AttacksPerDay*Speedup/86400 per second and spread their steps
-// over seconds to a few minutes, so a scenario's later steps come out of later Ticks.
+// traffic at BaselinePerSecond, the hygiene findings of the organisations (Org.Hygiene,
+// in real time whatever the rates, and only when there is a baseline), and the steps of
+// attack scenarios, which start as a Poisson process at AttacksPerDay*Speedup/86400 per
+// second and spread their steps over seconds to a few minutes, so a scenario's later
+// steps come out of later Ticks. Weaker organisations draw more of the attacks. The
+// first Tick starts the clock of Org.Silent: from then on, a silenced source sends
+// nothing once its time has come.
 // Calls are expected to cover contiguous intervals (after a gap, scenario steps that
 // fell in it come out of the next Tick with their own earlier times); records are
 // sorted by Time. The returned records are the caller's.
@@ -178,11 +189,17 @@ func (g *Generator) Tick(from time.Time, dt time.Duration) []Record {
 		return nil
 	}
 	end := from.Add(dt)
+	if g.epoch.IsZero() {
+		g.epoch = from
+	}
 	// A scenario makes about 25 records: size the output for the expected volume.
 	est := int(min((max(g.cfg.BaselinePerSecond, 0)+25*g.attackHz)*dt.Seconds()*1.1, 1<<16)) + 16
 	g.out = make([]Record, 0, est)
 	g.r, g.scen = g.base, ""
 	g.baseline(from, dt)
+	if g.cfg.BaselinePerSecond > 0 {
+		g.hygiene(from, end)
+	}
 
 	if g.attackHz > 0 {
 		if !g.nextAttack.After(from) { // the first Tick, or after a gap
@@ -281,12 +298,12 @@ func (g *Generator) forced(name string, org tenant.ID, t time.Time) (*run, error
 }
 
 // startRun starts a scenario at t: a scenario uniformly, a group that plays it, and
-// one of the group's targets.
+// one of the group's targets, weaker ones more often (a bigger attack surface).
 func (g *Generator) startRun(t time.Time) {
 	di := g.base.IntN(len(scenarioDefs))
 	grs := g.byScen[di]
 	gr := grs[g.base.IntN(len(grs))]
-	s := g.sites[gr.targets[g.base.IntN(len(gr.targets))]]
+	s := g.sites[gr.target(g.base)]
 	rng := rand.New(rand.NewPCG(g.base.Uint64(), g.base.Uint64()))
 	g.runs = append(g.runs, g.newRun(&scenarioDefs[di], s, gr, rng, t))
 }
@@ -343,10 +360,45 @@ func (g *Generator) begin() *enc {
 	return &g.e
 }
 
-// finish turns the body written since begin into a Record of s.
+// finish turns the body written since begin into a Record of s, unless its source has
+// gone silent by t: then the body is dropped.
 func (g *Generator) finish(s *site, tr Transport, t time.Time) {
+	h := g.winHost
+	g.winHost = nil
 	g.arena = g.e.b
-	body := g.arena[g.start:len(g.arena):len(g.arena)]
 	g.e.b = nil
+	if len(s.Silent) > 0 && g.muted(s, tr, h, t) {
+		g.arena = g.arena[:g.start]
+		return
+	}
+	body := g.arena[g.start:len(g.arena):len(g.arena)]
 	g.out = append(g.out, Record{Org: s.Tenant.ID, Transport: tr, Body: body, Scenario: g.scen, Time: t})
+}
+
+// muted reports whether a record of s sent over tr (from Windows host h, nil for other
+// shippers) at t comes from a source that has gone silent by then.
+func (g *Generator) muted(s *site, tr Transport, h *winHost, t time.Time) bool {
+	if g.epoch.IsZero() {
+		return false
+	}
+	for _, q := range s.Silent {
+		if t.Before(g.epoch.Add(q.After)) {
+			continue
+		}
+		switch q.Feed {
+		case FeedSyslog:
+			if tr == SyslogUDP || tr == SyslogTCP {
+				return true
+			}
+		case FeedSensor:
+			if tr == NDJSON {
+				return true
+			}
+		case FeedHost:
+			if tr == Bulk && h != nil && h.name == q.Host {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -12,55 +12,71 @@ const (
 	chSecurity = iota
 	chSysmon
 	chSystem
+	chDefender
+	chPowerShell
+	chSMBAudit
 	numChannels
 )
 
-var channels = [numChannels]struct{ name, provider string }{
-	chSecurity: {"Security", "Microsoft-Windows-Security-Auditing"},
-	chSysmon:   {"Microsoft-Windows-Sysmon/Operational", "Microsoft-Windows-Sysmon"},
-	chSystem:   {"System", "Service Control Manager"},
-}
+// numCoreChannels are the channels whose first record numbers buildSites draws from the
+// estate's source; the later ones are drawn by profile, so that adding them left the
+// estates a seed builds as they were.
+const numCoreChannels = chSystem + 1
 
-const winlogbeatVersion = "8.15.0"
+var channels = [numChannels]struct{ name, provider string }{
+	chSecurity:   {"Security", "Microsoft-Windows-Security-Auditing"},
+	chSysmon:     {"Microsoft-Windows-Sysmon/Operational", "Microsoft-Windows-Sysmon"},
+	chSystem:     {"System", "Service Control Manager"},
+	chDefender:   {"Microsoft-Windows-Windows Defender/Operational", "Microsoft-Windows-Windows Defender"},
+	chPowerShell: {"Windows PowerShell", "PowerShell"},
+	chSMBAudit:   {"Microsoft-Windows-SMBServer/Audit", "Microsoft-Windows-SMBServer"},
+}
 
 // winBegin starts a Winlogbeat document for event id on channel ch of host h and leaves
 // the encoder inside winlog.event_data.
-func (g *Generator) winBegin(t time.Time, h *winHost, ch, id int) {
+func (g *Generator) winBegin(s *site, t time.Time, h *winHost, ch, id int) {
+	g.winOpen(s, t, h, ch, channels[ch].provider, id, "information", "event_data")
+}
+
+// winOpen is winBegin with the provider, the level and the data object (event_data, or
+// user_data for the events whose XML carries UserData) stated.
+func (g *Generator) winOpen(s *site, t time.Time, h *winHost, ch int, provider string, id int, level, data string) {
+	g.winHost = h
 	e := g.begin()
 	e.open()
 	e.time("@timestamp", t, appendISOMilli)
 	e.obj("agent")
 	e.str("type", "winlogbeat")
-	e.str("version", winlogbeatVersion)
+	e.str("version", s.AgentVersion)
 	e.str("name", h.name)
 	e.close()
 	e.obj("ecs")
-	e.str("version", "8.0.0")
+	e.str("version", s.ecsVersion)
 	e.close()
 	e.obj("host")
 	e.str("name", h.fqdn)
 	e.close()
 	e.obj("event")
 	e.sint("code", int64(id))
-	e.str("provider", channels[ch].provider)
+	e.str("provider", provider)
 	e.str("kind", "event")
 	e.time("created", t.Add(time.Duration(200+g.r.IntN(1800))*time.Millisecond), appendISOMilli)
 	e.close()
 	e.obj("log")
-	e.str("level", "information")
+	e.str("level", level)
 	e.close()
 	e.obj("winlog")
 	e.str("channel", channels[ch].name)
 	e.int("event_id", int64(id))
 	e.str("computer_name", h.fqdn)
-	e.str("provider_name", channels[ch].provider)
+	e.str("provider_name", provider)
 	e.uint("record_id", h.rec[ch])
 	h.rec[ch]++
 	e.str("api", "wineventlog")
-	e.obj("event_data")
+	e.obj(data)
 }
 
-// winEnd closes event_data and winlog, writes the rendered message and finishes the record.
+// winEnd closes event_data (or user_data) and winlog, writes the rendered message and finishes the record.
 func (g *Generator) winEnd(s *site, t time.Time, msg ...string) {
 	e := &g.e
 	e.close() // event_data
@@ -124,7 +140,7 @@ func (g *Generator) sysmonProcess(s *site, h *winHost, t time.Time, p *proc) {
 	if cwd == "" {
 		cwd = `C:\Windows\system32\`
 	}
-	g.winBegin(t, h, chSysmon, 1)
+	g.winBegin(s, t, h, chSysmon, 1)
 	e := &g.e
 	e.str("RuleName", "-")
 	e.time("UtcTime", t, appendSysmonTime)
@@ -160,7 +176,7 @@ func (g *Generator) securityProcess(s *site, h *winHost, t time.Time, p *proc) {
 		p.ppid = g.pid()
 	}
 	dom, name := splitUser(p.user)
-	g.winBegin(t, h, chSecurity, 4688)
+	g.winBegin(s, t, h, chSecurity, 4688)
 	e := &g.e
 	e.key("SubjectUserSid")
 	e.b = g.appendSID(e.b, s, dom, name)
@@ -218,7 +234,7 @@ func (g *Generator) sysmonNetwork(s *site, h *winHost, t time.Time, c *netConn) 
 	if dstHost == "" {
 		dstHost = "-"
 	}
-	g.winBegin(t, h, chSysmon, 3)
+	g.winBegin(s, t, h, chSysmon, 3)
 	e := &g.e
 	e.str("RuleName", "-")
 	e.time("UtcTime", t, appendSysmonTime)
@@ -256,7 +272,7 @@ type procAccess struct {
 
 // sysmonAccess emits Sysmon event 10 (process accessed).
 func (g *Generator) sysmonAccess(s *site, h *winHost, t time.Time, a *procAccess) {
-	g.winBegin(t, h, chSysmon, 10)
+	g.winBegin(s, t, h, chSysmon, 10)
 	e := &g.e
 	e.str("RuleName", "-")
 	e.time("UtcTime", t, appendSysmonTime)
@@ -277,7 +293,7 @@ func (g *Generator) sysmonAccess(s *site, h *winHost, t time.Time, a *procAccess
 
 // sysmonFile emits Sysmon event 11 (file created).
 func (g *Generator) sysmonFile(s *site, h *winHost, t time.Time, image, user string, pid int, target string) {
-	g.winBegin(t, h, chSysmon, 11)
+	g.winBegin(s, t, h, chSysmon, 11)
 	e := &g.e
 	e.str("RuleName", "-")
 	e.time("UtcTime", t, appendSysmonTime)
@@ -292,7 +308,7 @@ func (g *Generator) sysmonFile(s *site, h *winHost, t time.Time, image, user str
 
 // sysmonDNS emits Sysmon event 22 (DNS query).
 func (g *Generator) sysmonDNS(s *site, h *winHost, t time.Time, image, user string, pid int, guid [2]uint64, query, status, results string) {
-	g.winBegin(t, h, chSysmon, 22)
+	g.winBegin(s, t, h, chSysmon, 22)
 	e := &g.e
 	e.str("RuleName", "-")
 	e.time("UtcTime", t, appendSysmonTime)
@@ -328,7 +344,7 @@ func (g *Generator) securityLogon(s *site, h *winHost, t time.Time, l *logon, ok
 	if l.port != 0 {
 		port = strconv.Itoa(l.port)
 	}
-	g.winBegin(t, h, chSecurity, id)
+	g.winBegin(s, t, h, chSecurity, id)
 	e := &g.e
 	if ok {
 		e.str("SubjectUserSid", "S-1-5-18")
@@ -396,7 +412,7 @@ var logonTypeText = [12]string{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9",
 
 // serviceInstall emits System event 7045 (a service was installed in the system).
 func (g *Generator) serviceInstall(s *site, h *winHost, t time.Time, name, imagePath, startType, account string) {
-	g.winBegin(t, h, chSystem, 7045)
+	g.winBegin(s, t, h, chSystem, 7045)
 	e := &g.e
 	e.str("ServiceName", name)
 	e.str("ImagePath", imagePath)
