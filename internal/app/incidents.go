@@ -97,7 +97,7 @@ func (s *incidentStage) add(ctx context.Context, alerts []alert.Alert, now time.
 	rc := s.classes()
 	incs := map[string]*incident.Incident{}
 	var incOrder []string
-	camps := map[string]*incident.Campaign{}
+	camps := map[string]bool{}
 	var campOrder []string
 	n := 0
 	for i := range alerts {
@@ -114,17 +114,12 @@ func (s *incidentStage) add(ctx context.Context, alerts []alert.Alert, now time.
 			incOrder = append(incOrder, inc.ID)
 		}
 		incs[inc.ID] = inc // the latest snapshot has every merge
-		for _, c := range s.campaigns.Add(inc, a) {
-			if _, ok := camps[c.ID]; !ok {
-				campOrder = append(campOrder, c.ID)
+		for _, id := range s.campaigns.Link(inc, a) {
+			if !camps[id] {
+				campOrder = append(campOrder, id)
+				camps[id] = true
 			}
-			camps[c.ID] = c
 		}
-	}
-	s.Nanos.Add(int64(time.Since(start)))
-	s.Alerts.Add(int64(n))
-	if len(incs) == 0 {
-		return nil
 	}
 	outI := make([]incident.Incident, 0, len(incs))
 	for _, id := range incOrder {
@@ -132,7 +127,14 @@ func (s *incidentStage) add(ctx context.Context, alerts []alert.Alert, now time.
 	}
 	outC := make([]incident.Campaign, 0, len(camps))
 	for _, id := range campOrder {
-		outC = append(outC, *camps[id])
+		if c, ok := s.campaigns.Snapshot(id); ok { // one snapshot per batch
+			outC = append(outC, *c)
+		}
+	}
+	s.Nanos.Add(int64(time.Since(start)))
+	s.Alerts.Add(int64(n))
+	if len(outI) == 0 && len(outC) == 0 {
+		return nil
 	}
 	if err := s.st.CommitIncidents(ctx, outI, outC, now); err != nil {
 		s.Failures.Add(1)

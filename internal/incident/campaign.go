@@ -49,8 +49,9 @@ type Campaign struct {
 	// retire them.
 	Merged []string `json:"merged,omitempty"`
 
-	seenBy map[Indicator][]tenant.ID // which organisations' alerts carried each indicator
-	incOrg map[string]tenant.ID      // incident ID → its organisation
+	reported time.Time                 // LastSeen when last returned by Add
+	seenBy   map[Indicator][]tenant.ID // which organisations' alerts carried each indicator
+	incOrg   map[string]tenant.ID      // incident ID → its organisation
 }
 
 func (c *Campaign) clone() *Campaign {
@@ -170,6 +171,40 @@ func NewCampaigns(window time.Duration, rareOrgs int) *Campaigns {
 func (cs *Campaigns) Add(inc *Incident, a alert.Alert) []*Campaign {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
+	var out []*Campaign
+	for _, id := range cs.link(inc, a) {
+		out = append(out, cs.snapshot(id))
+	}
+	return out
+}
+
+// Link is Add without the snapshots: it returns the IDs of the campaigns
+// opened or changed, sorted, for the caller to take one Snapshot of each
+// per batch instead of one per alert (a busy campaign holds thousands of
+// incidents).
+func (cs *Campaigns) Link(inc *Incident, a alert.Alert) []string {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	return cs.link(inc, a)
+}
+
+// Snapshot returns a copy of an open campaign.
+func (cs *Campaigns) Snapshot(id string) (*Campaign, bool) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cs.camps[id] == nil {
+		return nil, false
+	}
+	return cs.snapshot(id), true
+}
+
+func (cs *Campaigns) snapshot(id string) *Campaign {
+	c := cs.camps[id]
+	c.reported = c.LastSeen
+	return c.clone()
+}
+
+func (cs *Campaigns) link(inc *Incident, a alert.Alert) []string {
 	first, last := alertSpan(a)
 	if last.After(cs.now) {
 		cs.now = last
@@ -200,8 +235,9 @@ func (cs *Campaigns) Add(inc *Incident, a alert.Alert) []*Campaign {
 		if len(orgs) < 2 || (ind.Kind == IndicatorRule && len(orgs) > cs.RareOrgs) {
 			continue
 		}
-		c := cs.link(ind, orgs)
-		changed[c.ID] = true
+		if c, ch := cs.linkIndicator(ind, orgs); ch {
+			changed[c.ID] = true
+		}
 	}
 	if cid, ok := cs.byInc[incID]; ok && inc != nil {
 		c := cs.camps[cid]
@@ -212,19 +248,19 @@ func (cs *Campaigns) Add(inc *Incident, a alert.Alert) []*Campaign {
 		}
 	}
 	cs.maybeSweep()
-	var out []*Campaign
+	var out []string
 	for id := range changed {
-		if c := cs.camps[id]; c != nil { // a later indicator may have merged it away
-			out = append(out, c.clone())
+		if cs.camps[id] != nil { // a later indicator may have merged it away
+			out = append(out, id)
 		}
 	}
-	slices.SortFunc(out, func(x, y *Campaign) int { return strings.Compare(x.ID, y.ID) })
+	slices.Sort(out)
 	return out
 }
 
-// link puts every organisation and incident that saw ind into one campaign
-// and returns it.
-func (cs *Campaigns) link(ind Indicator, orgs map[tenant.ID]*orgSighting) *Campaign {
+// linkIndicator puts every organisation and incident that saw ind into one
+// campaign and returns it, and whether it changed enough to be reported.
+func (cs *Campaigns) linkIndicator(ind Indicator, orgs map[tenant.ID]*orgSighting) (*Campaign, bool) {
 	var found []*Campaign
 	add := func(id string, ok bool) {
 		if c := cs.camps[id]; ok && c != nil && !slices.Contains(found, c) {
@@ -268,36 +304,47 @@ func (cs *Campaigns) link(ind Indicator, orgs map[tenant.ID]*orgSighting) *Campa
 			cs.merge(c, o)
 		}
 	}
+	added := len(found) != 1 // a new campaign, or campaigns merged
 	if !slices.Contains(c.Indicators, ind) {
 		c.Indicators = append(c.Indicators, ind)
 		sortIndicators(c.Indicators)
+		added = true
 	}
 	cs.byInd[ind] = c.ID
 	for o, s := range orgs {
 		if !slices.Contains(c.Orgs, o) {
 			c.Orgs = append(c.Orgs, o)
+			added = true
 		}
 		if s.sector != "" && !slices.Contains(c.Sectors, s.sector) {
 			c.Sectors = append(c.Sectors, s.sector)
+			added = true
 		}
 		if !slices.Contains(c.seenBy[ind], o) {
 			c.seenBy[ind] = append(c.seenBy[ind], o)
+			added = true
 		}
 		for iid := range s.incidents {
 			iid = cs.resolve(iid)
 			if _, ok := c.incOrg[iid]; !ok {
 				c.incOrg[iid] = o
 				c.IncidentIDs = append(c.IncidentIDs, iid)
+				added = true
 			}
 			cs.byInc[iid] = c.ID
 		}
 		c.FirstSeen = minTime(c.FirstSeen, s.first)
 		c.LastSeen = maxTime(c.LastSeen, s.last)
 	}
-	slices.Sort(c.Orgs)
-	slices.Sort(c.Sectors)
-	slices.Sort(c.IncidentIDs)
-	return c
+	if added {
+		slices.Sort(c.Orgs)
+		slices.Sort(c.Sectors)
+		slices.Sort(c.IncidentIDs)
+	}
+	// Report the campaign when it grew, or when its last sighting moved a
+	// minute past what was last reported: a busy campaign is not
+	// re-snapshotted for every alert.
+	return c, added || c.LastSeen.Sub(c.reported) >= time.Minute
 }
 
 // merge moves campaign o into c and forgets o.

@@ -24,6 +24,9 @@ const (
 // Severities, lowest first.
 var severities = []string{"low", "medium", "high", "critical"}
 
+// DefaultMaxAlerts is the Grouper's MaxAlerts when none is configured.
+const DefaultMaxAlerts = 1000
+
 // DefaultWindow is the Grouper's window when none is configured.
 const DefaultWindow = 2 * time.Hour
 
@@ -66,7 +69,7 @@ type state struct {
 	inc    *Incident
 	level  int             // highest alert level rank (levelRank)
 	alerts map[string]bool // alert IDs already in (the folder re-emits changed alerts)
-	keys   []string        // link keys indexed for this incident
+	keys   map[string]bool // link keys indexed for this incident
 }
 
 // Grouper groups alerts into incidents. It is safe for concurrent use.
@@ -74,6 +77,11 @@ type Grouper struct {
 	// Window is how far apart (by alert time) an alert and an incident may
 	// be and still be grouped; an incident idle longer than Window expires.
 	Window time.Duration
+	// MaxAlerts bounds an incident (default 1000): a full incident takes no
+	// new alerts, and a linked alert opens a new incident instead, so a
+	// noisy organisation cannot grow one incident without end (and every
+	// snapshot of it with it). Merges that would exceed it do not happen.
+	MaxAlerts int
 	// MinLevel is the lowest alert level that opens an incident (default
 	// medium): a low or informational alert joins an incident it links to
 	// but never opens one on its own, so noise does not become incidents.
@@ -91,7 +99,7 @@ func NewGrouper(window time.Duration) *Grouper {
 	if window <= 0 {
 		window = DefaultWindow
 	}
-	return &Grouper{Window: window, MinLevel: "medium", open: map[string]*state{}, index: map[string]string{}}
+	return &Grouper{Window: window, MinLevel: "medium", MaxAlerts: DefaultMaxAlerts, open: map[string]*state{}, index: map[string]string{}}
 }
 
 // Add puts an alert into an incident and returns a snapshot of that incident
@@ -126,6 +134,9 @@ func (g *Grouper) Add(a alert.Alert) (inc *Incident, created bool) {
 		if first.After(st.inc.LastSeen.Add(g.Window)) || last.Before(st.inc.FirstSeen.Add(-g.Window)) {
 			continue
 		}
+		if len(st.alerts) >= g.maxAlerts() && !st.alerts[a.ID] {
+			continue // full: the alert goes elsewhere
+		}
 		found = append(found, st)
 	}
 	var st *state
@@ -138,7 +149,7 @@ func (g *Grouper) Add(a alert.Alert) (inc *Incident, created bool) {
 				ID: IncidentID(a.Tenant, a.ID), Tenant: a.Tenant, Sector: a.Sector,
 				Entities: map[string][]string{}, FirstSeen: first, LastSeen: last,
 			},
-			alerts: map[string]bool{},
+			alerts: map[string]bool{}, keys: map[string]bool{},
 		}
 		g.open[st.inc.ID] = st
 		created = true
@@ -151,7 +162,9 @@ func (g *Grouper) Add(a alert.Alert) (inc *Incident, created bool) {
 		})
 		st = found[0]
 		for _, o := range found[1:] {
-			g.merge(st, o)
+			if len(st.alerts)+len(o.alerts) <= g.maxAlerts() {
+				g.merge(st, o)
+			}
 		}
 	}
 	g.addAlert(st, a, first, last, keys)
@@ -159,6 +172,13 @@ func (g *Grouper) Add(a alert.Alert) (inc *Incident, created bool) {
 	out := st.inc.clone()
 	g.maybeSweep()
 	return out, created
+}
+
+func (g *Grouper) maxAlerts() int {
+	if g.MaxAlerts <= 0 {
+		return DefaultMaxAlerts
+	}
+	return g.MaxAlerts
 }
 
 // addAlert folds one alert into st and indexes its link keys.
@@ -196,9 +216,7 @@ func (g *Grouper) addAlert(st *state, a alert.Alert, first, last time.Time, keys
 	}
 	for _, k := range keys {
 		g.index[k] = inc.ID
-		if !slices.Contains(st.keys, k) {
-			st.keys = append(st.keys, k)
-		}
+		st.keys[k] = true
 	}
 }
 
@@ -233,13 +251,11 @@ func (g *Grouper) merge(st, o *state) {
 			addEntity(inc.Entities, kind, v)
 		}
 	}
-	for _, k := range o.keys {
+	for k := range o.keys {
 		if g.index[k] == oi.ID {
 			g.index[k] = inc.ID
 		}
-		if !slices.Contains(st.keys, k) {
-			st.keys = append(st.keys, k)
-		}
+		st.keys[k] = true
 	}
 	inc.Merged = append(inc.Merged, oi.ID)
 	inc.Merged = append(inc.Merged, oi.Merged...)
@@ -318,7 +334,7 @@ func (g *Grouper) expire(now time.Time) []string {
 	var gone []string
 	for id, st := range g.open {
 		if now.Sub(st.inc.LastSeen) > g.Window {
-			for _, k := range st.keys {
+			for k := range st.keys {
 				if g.index[k] == id {
 					delete(g.index, k)
 				}
