@@ -182,6 +182,10 @@ func benchIngest(b *testing.B, docs [][]byte, cfg Config) {
 	b.ReportMetric(float64(iter*len(docs))/elapsed.Seconds(), "events/s")
 	b.ReportMetric(float64(p99.Milliseconds()), "p99-ms-to-alert")
 	b.ReportMetric(float64(srv.det.Stats.Hits.Load()), "hits")
+	if n := srv.incidents.Alerts.Load(); n > 0 {
+		b.ReportMetric(float64(srv.incidents.Nanos.Load())/float64(n)/1e3, "grouping-µs/alert")
+		b.ReportMetric(float64(n), "alerts-grouped")
+	}
 	cancel()
 	<-done
 }

@@ -136,7 +136,11 @@ func (r *rater) inputs(ctx context.Context, now time.Time) ([]rating.Input, erro
 			if s.Channel != "" {
 				name += " " + s.Channel
 			}
-			o.Sources = append(o.Sources, rating.Source{Name: name, LastSeen: s.LastSeen, Events: s.Events})
+			src := rating.Source{Name: name, LastSeen: s.LastSeen, Events: s.Events}
+			if s.Events > 1 {
+				src.Gap = s.LastSeen.Sub(s.FirstSeen) / time.Duration(s.Events-1)
+			}
+			o.Sources = append(o.Sources, src)
 			o.Events += s.Events
 		}
 	}

@@ -803,5 +803,8 @@ func (s *Server) writeMetrics(w io.Writer) {
 	fmt.Fprintf(w, "# HELP mamori_detect_rule_eval_seconds_total Time spent matching events against the rules.\n# TYPE mamori_detect_rule_eval_seconds_total counter\nmamori_detect_rule_eval_seconds_total %g\n", float64(s.det.Stats.MatchNanos.Load())/1e9)
 	fmt.Fprintf(w, "# HELP mamori_detect_hits_total Rule and correlation hits.\n# TYPE mamori_detect_hits_total counter\nmamori_detect_hits_total %d\n", s.det.Stats.Hits.Load())
 	fmt.Fprintf(w, "# HELP mamori_rules_loaded Detection and correlation rules loaded.\n# TYPE mamori_rules_loaded gauge\nmamori_rules_loaded %d\n", len(set.Rules)+len(set.Correlations))
+	fmt.Fprintf(w, "# HELP mamori_incident_alerts_total Alerts grouped into incidents and campaigns.\n# TYPE mamori_incident_alerts_total counter\nmamori_incident_alerts_total %d\n", s.incidents.Alerts.Load())
+	fmt.Fprintf(w, "# HELP mamori_incident_grouping_seconds_total Time spent grouping alerts and linking campaigns (storage excluded).\n# TYPE mamori_incident_grouping_seconds_total counter\nmamori_incident_grouping_seconds_total %g\n", float64(s.incidents.Nanos.Load())/1e9)
+	fmt.Fprintf(w, "# HELP mamori_incident_store_failures_total Incident batches the store refused (healed by later alerts or the replay at start).\n# TYPE mamori_incident_store_failures_total counter\nmamori_incident_store_failures_total %d\n", s.incidents.Failures.Load())
 	fmt.Fprintf(w, "# HELP mamori_uptime_seconds Seconds since start.\n# TYPE mamori_uptime_seconds gauge\nmamori_uptime_seconds %g\n", time.Since(s.started).Seconds())
 }

@@ -309,11 +309,11 @@ func telemetry(in *Input, now time.Time, m *TelemetryModel) []Deduction {
 	silentSum := 0.0
 	var silent []Deduction
 	for _, s := range srcs {
-		quiet := now.Sub(s.LastSeen)
-		if quiet <= m.Silent {
+		quiet, limit := now.Sub(s.LastSeen), m.silentAfter(s.Gap)
+		if quiet <= limit {
 			continue
 		}
-		p := m.SilentSource * silentRamp(quiet, m.Silent)
+		p := m.SilentSource * silentRamp(quiet, limit)
 		silentSum += p
 		silent = append(silent, Deduction{Points: p, Factor: FactorTelemetry,
 			Reason: fmt.Sprintf("source %q silent for %s", s.Name, dur(quiet))})
@@ -344,6 +344,17 @@ func telemetry(in *Input, now time.Time, m *TelemetryModel) []Deduction {
 				len(chans), plural(len(chans), "channel"), strings.Join(chans, ", "))})
 	}
 	return ds
+}
+
+// silentAfter is how long a source whose usual gap between events is gap
+// may stay quiet before it counts as silent: SilentGaps gaps, within
+// [SilentMin, Silent]; Silent when the gap is unknown.
+func (m *TelemetryModel) silentAfter(gap time.Duration) time.Duration {
+	if gap <= 0 || m.SilentGaps <= 0 {
+		return m.Silent
+	}
+	d := time.Duration(float64(gap) * m.SilentGaps)
+	return min(max(d, m.SilentMin), m.Silent)
 }
 
 // silentRamp is the share of a silence deduction after quiet: ½ at silent,

@@ -115,7 +115,9 @@ type IntelModel struct {
 //   - fewer than MinChannels distinct channels costs Narrow.
 type TelemetryModel struct {
 	Weight         float64
-	Silent         time.Duration
+	Silent         time.Duration // a source (or the whole organisation) is silent after this at the latest
+	SilentGaps     float64       // ... or after this many of its usual gaps between events (Source.Gap), if sooner
+	SilentMin      time.Duration // ... but never before this
 	Blind          float64
 	SilentSource   float64
 	SilentCap      float64
@@ -174,6 +176,8 @@ func DefaultModel() Model {
 		Telemetry: TelemetryModel{
 			Weight:         40,
 			Silent:         24 * time.Hour,
+			SilentGaps:     100,
+			SilentMin:      15 * time.Minute,
 			Blind:          40,
 			SilentSource:   5,
 			SilentCap:      15,

@@ -71,6 +71,10 @@ type Source struct {
 	Name     string // "<path> <channel>", e.g. "bulk Security", "syslog-udp sshd"
 	LastSeen time.Time
 	Events   int64
+	// Gap is the source's usual interval between events (its observed
+	// span divided by its events); 0 when unknown. A chatty source is
+	// declared silent sooner than one that sends a few events a day.
+	Gap time.Duration
 }
 
 // Deduction is points taken off 100 for one reason.

@@ -727,3 +727,35 @@ func BenchmarkRate(b *testing.B) {
 		Rate(in, now, m)
 	}
 }
+
+// TestSilentByCadence: a source that sends every few seconds is silent
+// after SilentMin, one that sends a few events a day only after Silent.
+func TestSilentByCadence(t *testing.T) {
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	m := DefaultModel()
+	for _, tc := range []struct {
+		name   string
+		gap    time.Duration
+		quiet  time.Duration
+		silent bool
+	}{
+		{"chatty, quiet 20 min", 5 * time.Second, 20 * time.Minute, true},
+		{"chatty, quiet 5 min", 5 * time.Second, 5 * time.Minute, false},
+		{"hourly, quiet 20 h", time.Hour, 20 * time.Hour, false},
+		{"hourly, quiet 30 h", time.Hour, 30 * time.Hour, true},
+		{"unknown gap, quiet 20 h", 0, 20 * time.Hour, false},
+	} {
+		in := Input{Org: "o", Sector: tenant.IT, Hosts: 10, Sources: []Source{
+			{Name: "bulk Security", LastSeen: now, Events: 1000, Gap: time.Second},
+			{Name: "syslog-udp sshd", LastSeen: now.Add(-tc.quiet), Events: 100, Gap: tc.gap},
+		}}
+		r := Rate(in, now, m)
+		got := false
+		for _, d := range r.Deductions {
+			got = got || strings.Contains(d.Reason, `"syslog-udp sshd" silent`)
+		}
+		if got != tc.silent {
+			t.Errorf("%s: silent = %v, want %v (%v)", tc.name, got, tc.silent, r.Deductions)
+		}
+	}
+}

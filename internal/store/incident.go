@@ -133,8 +133,9 @@ type TelemetrySource struct {
 	Tenant   tenant.ID
 	Source   string
 	Channel  string
-	Events   int64
-	LastSeen time.Time // receipt of its newest event
+	Events    int64
+	FirstSeen time.Time // receipt of its oldest event in the window
+	LastSeen  time.Time // receipt of its newest event
 }
 
 // TelemetryQuery selects the telemetry to describe.

@@ -76,6 +76,7 @@ CREATE TABLE IF NOT EXISTS telemetry (
 	source  TEXT NOT NULL,
 	channel TEXT NOT NULL,
 	n       INTEGER NOT NULL,
+	first   INTEGER NOT NULL,
 	last    INTEGER NOT NULL,
 	PRIMARY KEY (tenant, day, source, channel)
 ) WITHOUT ROWID;
@@ -542,7 +543,7 @@ func (s *Store) Telemetry(ctx context.Context, q store.TelemetryQuery) (*store.T
 	}
 	day := q.Since.UnixMilli() - q.Since.UnixMilli()%dayMillis
 	ph, args := inList(q.Tenants, []any{day})
-	rows, err := s.rdb.QueryContext(ctx, `SELECT tenant, source, channel, SUM(n), MAX(last) FROM telemetry
+	rows, err := s.rdb.QueryContext(ctx, `SELECT tenant, source, channel, SUM(n), MIN(first), MAX(last) FROM telemetry
 		WHERE day >= ? AND tenant IN (`+ph+`) GROUP BY tenant, source, channel ORDER BY tenant, source, channel`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("local store: telemetry: %w", err)
@@ -551,11 +552,11 @@ func (s *Store) Telemetry(ctx context.Context, q store.TelemetryQuery) (*store.T
 	for rows.Next() {
 		var src store.TelemetrySource
 		var tid string
-		var last int64
-		if err := rows.Scan(&tid, &src.Source, &src.Channel, &src.Events, &last); err != nil {
+		var first, last int64
+		if err := rows.Scan(&tid, &src.Source, &src.Channel, &src.Events, &first, &last); err != nil {
 			return nil, fmt.Errorf("local store: telemetry: %w", err)
 		}
-		src.Tenant, src.LastSeen = tenant.ID(tid), time.UnixMilli(last).UTC()
+		src.Tenant, src.FirstSeen, src.LastSeen = tenant.ID(tid), time.UnixMilli(first).UTC(), time.UnixMilli(last).UTC()
 		out.Sources = append(out.Sources, src)
 	}
 	if err := rows.Err(); err != nil {

@@ -431,7 +431,7 @@ func (s *Store) commitEvents(batch []*appendReq) error {
 		tenant tenant.ID
 		hour   int64
 	}
-	type hourCount struct{ n, last int64 }
+	type hourCount struct{ n, first, last int64 }
 	counts := map[hourKey]*hourCount{}
 	type srcKey struct {
 		tenant          tenant.ID
@@ -471,6 +471,9 @@ func (s *Store) commitEvents(batch []*appendReq) error {
 					sc = &hourCount{}
 					srcs[sk] = sc
 				}
+				if sc.n == 0 || rcv < sc.first {
+					sc.first = rcv
+				}
 				sc.n++
 				sc.last = max(sc.last, rcv)
 				if ev.Host != "" {
@@ -487,9 +490,9 @@ func (s *Store) commitEvents(batch []*appendReq) error {
 		}
 	}
 	for k, c := range srcs {
-		if _, err := tx.Exec(`INSERT INTO telemetry(tenant, day, source, channel, n, last) VALUES (?, ?, ?, ?, ?, ?)
-			ON CONFLICT(tenant, day, source, channel) DO UPDATE SET n = n + excluded.n, last = max(last, excluded.last)`,
-			string(k.tenant), k.day, k.source, k.channel, c.n, c.last); err != nil {
+		if _, err := tx.Exec(`INSERT INTO telemetry(tenant, day, source, channel, n, first, last) VALUES (?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT(tenant, day, source, channel) DO UPDATE SET n = n + excluded.n, first = min(first, excluded.first), last = max(last, excluded.last)`,
+			string(k.tenant), k.day, k.source, k.channel, c.n, c.first, c.last); err != nil {
 			return fmt.Errorf("local store: count telemetry: %w", err)
 		}
 	}
