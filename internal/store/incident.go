@@ -130,9 +130,9 @@ type AlertCountQuery struct {
 // TelemetrySource is one kind of telemetry an organisation sends: its
 // ingest path and channel (Security, sshd, suricata, ...).
 type TelemetrySource struct {
-	Tenant   tenant.ID
-	Source   string
-	Channel  string
+	Tenant    tenant.ID
+	Source    string
+	Channel   string
 	Events    int64
 	FirstSeen time.Time // receipt of its oldest event in the window
 	LastSeen  time.Time // receipt of its newest event
