@@ -444,6 +444,9 @@ func (s *Store) commitEvents(batch []*appendReq) error {
 		host   string
 	}
 	hosts := map[hostKey]int64{}
+	var lastSrc *hourCount
+	var lastKey srcKey
+	var lastHost hostKey
 	for _, r := range batch {
 		r.n = 0
 		for i := range r.evs {
@@ -465,11 +468,16 @@ func (s *Store) commitEvents(batch []*appendReq) error {
 				}
 				c.n++
 				c.last = max(c.last, rcv)
+				// Batches come from one shipper at a time: the previous
+				// event's source is usually this one's, so skip the map.
 				sk := srcKey{ev.Tenant, rcv - rcv%dayMillis, ev.Source, ev.Channel}
-				sc := srcs[sk]
-				if sc == nil {
-					sc = &hourCount{}
-					srcs[sk] = sc
+				sc := lastSrc
+				if sc == nil || sk != lastKey {
+					if sc = srcs[sk]; sc == nil {
+						sc = &hourCount{}
+						srcs[sk] = sc
+					}
+					lastSrc, lastKey = sc, sk
 				}
 				if sc.n == 0 || rcv < sc.first {
 					sc.first = rcv
@@ -477,8 +485,12 @@ func (s *Store) commitEvents(batch []*appendReq) error {
 				sc.n++
 				sc.last = max(sc.last, rcv)
 				if ev.Host != "" {
-					hk := hostKey{ev.Tenant, ev.Host}
-					hosts[hk] = max(hosts[hk], rcv)
+					if hk := (hostKey{ev.Tenant, ev.Host}); hk != lastHost {
+						hosts[hk] = max(hosts[hk], rcv)
+						lastHost = hk
+					} else if rcv > hosts[hk] {
+						hosts[hk] = rcv
+					}
 				}
 			}
 		}
