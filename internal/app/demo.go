@@ -217,8 +217,10 @@ func startDemo(ctx context.Context, c demoConfig, log *slog.Logger) (*demo, erro
 	}
 	f := &feeder{url: info.URL, tokens: ingestTok, syslogOrg: syslogOrg, udp: info.Syslog.UDP, tcp: info.Syslog.TCP, log: log,
 		client: &http.Client{Timeout: 30 * time.Second}}
-	d.feedW.Add(1)
+	d.feedW.Add(2)
 	go func() { defer d.feedW.Done(); f.run(ctx, gen) }()
+	resp := &responder{q: srv.query, orgs: orgs, log: log}
+	go func() { defer d.feedW.Done(); resp.run(ctx, 15*time.Second) }()
 	return d, nil
 }
 
