@@ -51,7 +51,8 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Var(&rules, "rules", "Sigma rule directory (repeatable): the SigmaHQ corpus, in addition to the built-in pack")
 	seed := fs.Int64("seed", 1, "generator seed")
 	rate := fs.Float64("rate", 1000, "benign events per second across all organisations")
-	attacks := fs.Int("attacks-per-day", 3000, "attack scenarios per (compressed) day")
+	attacks := fs.Int("attacks-per-day", 3000, "attack scenarios per day across all organisations")
+	speedup := fs.Float64("speedup", 1, "play the attacks this many times faster than real time (1440: a day's attacks every minute); response times and ratings stay in real time")
 	logLevel := fs.String("log-level", "warn", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return ExitFailure
@@ -66,7 +67,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		dir = d
 	}
 	log := newLogger(stderr, *logLevel)
-	d, err := startDemo(ctx, demoConfig{dir: dir, listen: *listen, rules: rules, seed: *seed, rate: *rate, attacks: *attacks}, log)
+	d, err := startDemo(ctx, demoConfig{dir: dir, listen: *listen, rules: rules, seed: *seed, rate: *rate, attacks: *attacks, speedup: *speedup}, log)
 	if err != nil {
 		fmt.Fprintln(stderr, "mamori demo:", err)
 		return ExitFailure
@@ -125,6 +126,7 @@ type demoConfig struct {
 	seed        int64
 	rate        float64
 	attacks     int
+	speedup     float64 // 0: the generator's default (1440, a day a minute)
 }
 
 type demo struct {
@@ -147,7 +149,7 @@ func freeListen(addr string) string {
 }
 
 func startDemo(ctx context.Context, c demoConfig, log *slog.Logger) (*demo, error) {
-	gen := simulate.New(simulate.Config{Seed: c.seed, BaselinePerSecond: c.rate, AttacksPerDay: c.attacks})
+	gen := simulate.New(simulate.Config{Seed: c.seed, BaselinePerSecond: c.rate, AttacksPerDay: c.attacks, Speedup: c.speedup})
 	orgs := gen.Orgs()
 	if len(orgs) == 0 {
 		return nil, errors.New("generator produced no organisations")

@@ -50,6 +50,7 @@ type Campaign struct {
 	Merged []string `json:"merged,omitempty"`
 
 	reported time.Time                 // LastSeen when last returned by Add
+	techSet  map[string]bool           // Techniques as a set
 	seenBy   map[Indicator][]tenant.ID // which organisations' alerts carried each indicator
 	incOrg   map[string]tenant.ID      // incident ID → its organisation
 }
@@ -241,9 +242,22 @@ func (cs *Campaigns) link(inc *Incident, a alert.Alert) []string {
 	}
 	if cid, ok := cs.byInc[incID]; ok && inc != nil {
 		c := cs.camps[cid]
-		n := len(c.Techniques)
-		c.Techniques = union(c.Techniques, inc.Techniques)
-		if len(c.Techniques) != n {
+		if c.techSet == nil || len(c.techSet) != len(c.Techniques) {
+			c.techSet = make(map[string]bool, len(c.Techniques))
+			for _, t := range c.Techniques {
+				c.techSet[t] = true
+			}
+		}
+		added := false
+		for _, t := range inc.Techniques {
+			if !c.techSet[t] {
+				c.techSet[t] = true
+				c.Techniques = append(c.Techniques, t)
+				added = true
+			}
+		}
+		if added {
+			slices.Sort(c.Techniques)
 			changed[cid] = true
 		}
 	}
@@ -531,7 +545,8 @@ var (
 //   - the domains in DomainFields, lower-cased without a trailing dot, when
 //     they have a dot, are not IP literals and are not internal names
 //     (.local, .lan, .internal, .localdomain, .home.arpa, .in-addr.arpa);
-//   - the file hashes in HashFields: a bare hex hash, or from Sysmon's
+//   - the file hashes in HashFields, unless the event's process image is a
+//     file of the Windows installation (isOSPath): a bare hex hash, or from Sysmon's
 //     "SHA1=…,MD5=…,SHA256=…,IMPHASH=…" the strongest of SHA-256, SHA-1
 //     and MD5 (never IMPHASH, which benign binaries share), lower-cased,
 //     except the hashes of the empty file;
@@ -554,11 +569,17 @@ func Indicators(a alert.Alert) []Indicator {
 			add(IndicatorNet, p.String())
 		}
 	}
+	osBinary := false
+	for _, f := range a.Event {
+		if strings.EqualFold(f.Name, "Image") || strings.EqualFold(f.Name, "process.executable") {
+			osBinary = osBinary || isOSPath(f.Value)
+		}
+	}
 	for _, f := range a.Event {
 		switch {
 		case containsFold(DomainFields, f.Name):
 			add(IndicatorDomain, normDomain(f.Value))
-		case containsFold(HashFields, f.Name):
+		case containsFold(HashFields, f.Name) && !osBinary:
 			add(IndicatorHash, pickHash(f.Value))
 		}
 	}
@@ -566,6 +587,19 @@ func Indicators(a alert.Alert) []Indicator {
 		add(IndicatorRule, strings.TrimSpace(a.RuleID))
 	}
 	return out
+}
+
+// isOSPath reports whether p is a file of the Windows installation
+// (C:\Windows\...). The hash of a built-in binary an attacker lives off
+// (powershell.exe, rundll32.exe) is on every machine of every organisation:
+// it is no attacker infrastructure and must not link organisations.
+func isOSPath(p string) bool {
+	p = strings.ToLower(strings.TrimSpace(p))
+	if len(p) > 2 && p[1] == ':' {
+		p = p[2:]
+	}
+	p = strings.ReplaceAll(p, "/", `\`)
+	return strings.HasPrefix(p, `\windows\`)
 }
 
 func containsFold(list []string, s string) bool {

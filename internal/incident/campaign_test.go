@@ -329,3 +329,23 @@ func TestLowAlertNeverOpensIncident(t *testing.T) {
 		t.Fatalf("low alert linked to the open incident: got %+v", inc2)
 	}
 }
+
+// TestOSBinaryHashesDoNotLink: the hash of powershell.exe appears in alerts
+// of every organisation; it must not be taken for attacker infrastructure.
+func TestOSBinaryHashesDoNotLink(t *testing.T) {
+	h := "SHA256=" + strings.Repeat("ab", 32)
+	a := alert.Alert{Level: "high", Event: []alert.Field{{Name: "Image", Value: `C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe`}, {Name: "Hashes", Value: h}}}
+	for _, ind := range Indicators(a) {
+		if ind.Kind == IndicatorHash {
+			t.Errorf("OS binary's hash taken as an indicator: %v", ind)
+		}
+	}
+	a.Event[0].Value = `C:\Users\bob\AppData\Local\Temp\svch0st.exe`
+	found := false
+	for _, ind := range Indicators(a) {
+		found = found || ind.Kind == IndicatorHash
+	}
+	if !found {
+		t.Error("a dropped binary's hash is not an indicator")
+	}
+}

@@ -48,6 +48,9 @@ func incidents(in *Input, now time.Time, m *IncidentModel) []Deduction {
 			mult *= max(m.Unacknowledged, 1)
 			g.unack++
 		}
+		if age < m.Grace {
+			mult = m.Fresh
+		}
 		g.n++
 		if age > m.Old {
 			g.old++

@@ -45,6 +45,10 @@ type IncidentModel struct {
 	AgeMax         float64            // multiplier of an incident open for AgeRamp or longer
 	Unacknowledged float64            // multiplier of an incident nobody has acknowledged yet
 	Old            time.Duration      // reasons count incidents older than this
+	// Grace is the age below which an incident is fresh: nobody is late
+	// on it yet, so it costs Fresh × its base, acknowledged or not.
+	Grace time.Duration
+	Fresh float64
 }
 
 // ResponseModel prices slow response over the incidents opened in the last
@@ -141,6 +145,8 @@ func DefaultModel() Model {
 			AgeMax:         3,
 			Unacknowledged: 1.25,
 			Old:            24 * time.Hour,
+			Grace:          time.Hour,
+			Fresh:          0.25,
 		},
 		Response: ResponseModel{
 			Weight:        15,

@@ -759,3 +759,24 @@ func TestSilentByCadence(t *testing.T) {
 		}
 	}
 }
+
+// TestFreshIncidentGrace: an incident younger than the grace period costs
+// a quarter of its base; once past it, the full price with its penalties.
+func TestFreshIncidentGrace(t *testing.T) {
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	cost := func(age time.Duration) float64 {
+		in := Input{Org: "o", Sector: tenant.IT, Hosts: 100, Sources: []Source{{Name: "bulk Security", LastSeen: now}, {Name: "bulk Sysmon", LastSeen: now}},
+			OpenIncidents: []OpenIncident{{ID: "i", Severity: "critical", Opened: now.Add(-age)}}}
+		r := Rate(in, now, DefaultModel())
+		for _, f := range r.Factors {
+			if f.Factor == FactorIncidents {
+				return f.Lost
+			}
+		}
+		return 0
+	}
+	fresh, due := cost(10*time.Minute), cost(2*time.Hour)
+	if fresh != 2 || due <= fresh*4 {
+		t.Errorf("critical incident: fresh costs %v (want 2 = ¼ of 8), 2 h old %v (want > 4× fresh)", fresh, due)
+	}
+}
