@@ -161,8 +161,8 @@ func DefaultModel() Model {
 		Detections: DetectionModel{
 			Weight:    15,
 			Levels:    map[string]float64{"critical": 10, "high": 4, "medium": 1, "low": 0.25, "informational": 0},
-			Half:      20,
-			MinAssets: 10,
+			Half:      100,
+			MinAssets: 50,
 		},
 		Hygiene: HygieneModel{
 			Weight: 20,
