@@ -75,7 +75,8 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	info := d.info
 	fmt.Fprintf(stdout, `
 Mamori demo is running: %d organisations in %d sectors, fed by the national telemetry generator
-(a day of attacks every minute) through the real ingest paths (_bulk, NDJSON, syslog).
+(%d attacks a day%s) through the real ingest paths (_bulk, NDJSON, syslog). Each organisation's
+analysts answer incidents at their own pace; the ratings follow.
 
   Console        %s/ui/
   API            %s   (OpenAPI: %s/api/v1/openapi.json)
@@ -85,10 +86,11 @@ Mamori demo is running: %d organisations in %d sectors, fed by the national tele
 Try:
   curl -s -H 'Authorization: Bearer %s' '%s/api/v1/alerts?level=high,critical&limit=5'
   curl -s -H 'Authorization: Bearer %s' '%s/api/v1/events?q=vssadmin&limit=3'
+  curl -s -H 'Authorization: Bearer %s' '%s/api/v1/ratings'
   curl -s %s/metrics | grep mamori_
 
 Press Ctrl-C to stop.
-`, len(d.gen.Orgs()), countSectors(d.gen.Orgs()), info.URL, info.URL, info.URL, info.Username, info.Password, dir, info.APIToken, info.URL, info.APIToken, info.URL, info.URL)
+`, len(d.gen.Orgs()), countSectors(d.gen.Orgs()), *attacks, speedNote(*speedup), info.URL, info.URL, info.URL, info.Username, info.Password, dir, info.APIToken, info.URL, info.APIToken, info.URL, info.APIToken, info.URL, info.URL)
 	if !*noOpen {
 		openBrowser(info.URL + "/ui/")
 	}
@@ -100,6 +102,13 @@ Press Ctrl-C to stop.
 }
 
 // openBrowser opens url in the desktop's browser, when there is a desktop.
+func speedNote(speedup float64) string {
+	if speedup > 1 {
+		return fmt.Sprintf(", played %g times faster", speedup)
+	}
+	return ""
+}
+
 func openBrowser(url string) {
 	if os.Getenv("DISPLAY") == "" && os.Getenv("WAYLAND_DISPLAY") == "" {
 		return
