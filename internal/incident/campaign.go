@@ -125,6 +125,7 @@ type orgSighting struct {
 	sector      tenant.Sector
 	first, last time.Time
 	incidents   map[string]time.Time // incident ID → last sighting
+	pruneAt     int                  // scan incidents for expiry when there are this many
 }
 
 // Campaigns links incidents of different organisations into campaigns. It
@@ -222,7 +223,7 @@ func (cs *Campaigns) link(inc *Incident, a alert.Alert) []string {
 			orgs = map[tenant.ID]*orgSighting{}
 			cs.sightings[ind] = orgs
 		}
-		cs.prune(orgs, cs.now)
+		cs.prune(orgs, cs.now, false)
 		s := orgs[a.Tenant]
 		if s == nil {
 			s = &orgSighting{sector: a.Sector, first: first, last: last, incidents: map[string]time.Time{}}
@@ -284,7 +285,10 @@ func (cs *Campaigns) linkIndicator(ind Indicator, orgs map[tenant.ID]*orgSightin
 	id, ok := cs.byInd[ind]
 	add(id, ok)
 	for _, s := range orgs {
-		for iid := range s.incidents {
+		for iid, t := range s.incidents {
+			if cs.now.Sub(t) > cs.Window {
+				continue // expired, not yet pruned
+			}
 			id, ok := cs.byInc[cs.resolve(iid)]
 			add(id, ok)
 		}
@@ -338,7 +342,10 @@ func (cs *Campaigns) linkIndicator(ind Indicator, orgs map[tenant.ID]*orgSightin
 			c.seenBy[ind] = append(c.seenBy[ind], o)
 			added = true
 		}
-		for iid := range s.incidents {
+		for iid, t := range s.incidents {
+			if cs.now.Sub(t) > cs.Window {
+				continue
+			}
 			iid = cs.resolve(iid)
 			if _, ok := c.incOrg[iid]; !ok {
 				c.incOrg[iid] = o
@@ -450,10 +457,16 @@ func (cs *Campaigns) resolve(iid string) string {
 }
 
 // prune drops sightings older than the window.
-func (cs *Campaigns) prune(orgs map[tenant.ID]*orgSighting, now time.Time) {
+func (cs *Campaigns) prune(orgs map[tenant.ID]*orgSighting, now time.Time, sweep bool) {
 	for o, s := range orgs {
 		if now.Sub(s.last) > cs.Window {
 			delete(orgs, o)
+			continue
+		}
+		// Scanning an organisation's incidents costs their number: do it
+		// when they have doubled since the last scan (and at sweeps), so
+		// the cost per alert stays constant however busy the indicator.
+		if len(s.incidents) < s.pruneAt && !sweep {
 			continue
 		}
 		for iid, t := range s.incidents {
@@ -461,6 +474,7 @@ func (cs *Campaigns) prune(orgs map[tenant.ID]*orgSighting, now time.Time) {
 				delete(s.incidents, iid)
 			}
 		}
+		s.pruneAt = max(2*len(s.incidents), 16)
 	}
 }
 
@@ -475,7 +489,7 @@ func (cs *Campaigns) Expire(now time.Time) []string {
 
 func (cs *Campaigns) expire(now time.Time) []string {
 	for ind, orgs := range cs.sightings {
-		cs.prune(orgs, now)
+		cs.prune(orgs, now, true)
 		if len(orgs) == 0 {
 			delete(cs.sightings, ind)
 		}
