@@ -22,7 +22,7 @@ type Incident struct {
 	Created      time.Time    `json:"created"`               // when Mamori opened it
 	Acknowledged time.Time    `json:"acknowledged,omitzero"` // first time it left "new"
 	Closed       time.Time    `json:"closed,omitzero"`       // when it was last closed; zero while open
-	CampaignID   string       `json:"campaign_id,omitempty"` // the campaign it belongs to (national view only)
+	CampaignID   string       `json:"campaign_id,omitempty"` // the campaign it belongs to (organisation roles see only their part of it)
 	InCampaign   bool         `json:"in_campaign"`           // whether it belongs to a campaign
 	MergedInto   string       `json:"merged_into,omitempty"` // set when a later alert merged it into another incident
 }

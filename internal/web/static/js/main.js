@@ -9,6 +9,14 @@ import * as login from './views/login.js';
 import * as dashboard from './views/dashboard.js';
 import * as queue from './views/queue.js';
 import * as alertView from './views/alert.js';
+import * as incidents from './views/incidents.js';
+import * as incident from './views/incident.js';
+import * as campaigns from './views/campaigns.js';
+import * as campaign from './views/campaign.js';
+import * as ratings from './views/ratings.js';
+import * as sectorRating from './views/sector.js';
+import * as scorecard from './views/scorecard.js';
+import * as report from './views/report.js';
 import * as search from './views/search.js';
 import * as orgs from './views/orgs.js';
 import * as org from './views/org.js';
@@ -24,6 +32,15 @@ const routes = [
   { path: '', view: dashboard, nav: 'dashboard' },
   { path: 'alerts', view: queue, nav: 'alerts' },
   { path: 'alerts/:id', view: alertView, nav: 'alerts' },
+  { path: 'incidents', view: incidents, nav: 'incidents' },
+  { path: 'incidents/:id', view: incident, nav: 'incidents' },
+  { path: 'campaigns', view: campaigns, nav: 'campaigns' },
+  { path: 'campaigns/:id', view: campaign, nav: 'campaigns' },
+  { path: 'ratings', view: ratings, nav: 'ratings' },
+  { path: 'ratings/sector/:sector', view: sectorRating, nav: 'ratings' },
+  { path: 'ratings/sector/:sector/report', view: report, nav: 'ratings' },
+  { path: 'ratings/org/:id', view: scorecard, nav: 'ratings' },
+  { path: 'ratings/org/:id/report', view: report, nav: 'ratings' },
   { path: 'search', view: search, nav: 'search' },
   { path: 'orgs', view: orgs, nav: 'orgs' },
   { path: 'orgs/:id', view: org, nav: 'orgs' },
@@ -33,9 +50,12 @@ const routes = [
 
 const NAV = [
   ['dashboard', '', 'Situation', 'g d'],
+  ['incidents', 'incidents', 'Incidents', 'g n'],
   ['alerts', 'alerts', 'Alerts', 'g a'],
+  ['campaigns', 'campaigns', 'Campaigns', 'g c'],
   ['search', 'search', 'Investigate', 'g i'],
   ['orgs', 'orgs', 'Organisations', 'g o'],
+  ['ratings', 'ratings', 'Ratings', 'g s'],
   ['rules', 'rules', 'Rules', 'g r'],
   ['admin', 'admin', 'Administration', '', 'admin'],
 ];
@@ -202,15 +222,20 @@ function signedOut() {
 
 function help() {
   const rows = [
-    ['g d / g a / g i / g o / g r', 'Situation, alerts, investigate, organisations, rules'],
+    ['g d / g n / g a / g c', 'Situation, incidents, alerts, campaigns'],
+    ['g i / g o / g s / g r', 'Investigate, organisations, ratings, rules'],
     ['/', 'Focus the search or filter box'],
-    ['j / k', 'Next / previous alert in the queue'],
-    ['x', 'Select the current alert'],
+    ['j / k', 'Next / previous row (alerts, incidents, campaigns) or timeline entry'],
+    ['x', 'Select the current alert; on an incident, show its event'],
     ['Shift+X', 'Select all / none'],
-    ['Enter', 'Open the current alert'],
-    ['a', 'Acknowledge the selected (or current) alerts'],
-    ['c', 'Close the selected (or current) alerts with a resolution'],
-    ['m', 'Assign the selected (or current) alerts to me'],
+    ['Enter', 'Open the current row'],
+    ['a', 'Acknowledge the selected (or current) alerts or incident'],
+    ['s', 'Set the current incident in progress'],
+    ['c', 'Close the selected (or current) alerts or incident with a resolution'],
+    ['m', 'Assign the selected (or current) alerts or incident to me'],
+    ['e', 'On an incident: expand or collapse every event'],
+    ['u', 'Back to the list'],
+    ['p', 'On a report card: the printable report; on a report: print'],
     ['Esc', 'Leave a field, close a dialog'],
     ['?', 'This help'],
   ];
@@ -235,7 +260,7 @@ document.addEventListener('keydown', (ev) => {
   if ((k === 'Enter' || k === ' ') && t instanceof HTMLElement && /^(A|BUTTON|SUMMARY|INPUT)$/.test(t.tagName)) return;
   if (pendingG && Date.now() - pendingG < 1500) {
     pendingG = 0;
-    const to = { d: '', a: 'alerts', i: 'search', o: 'orgs', r: 'rules' }[k];
+    const to = { d: '', n: 'incidents', a: 'alerts', c: 'campaigns', i: 'search', o: 'orgs', s: 'ratings', r: 'rules' }[k];
     if (to != null) {
       ev.preventDefault();
       navigate(BASE + to);

@@ -62,16 +62,17 @@ export async function confirm(title, text, okLabel = 'OK', danger = false) {
 }
 
 // closeDialog asks for the resolution (required) and an optional comment
-// before closing n alerts. It resolves {resolution, comment} or null.
-export async function closeDialog(n) {
+// before closing n alerts (or incidents: noun). It resolves
+// {resolution, comment} or null.
+export async function closeDialog(n, noun = 'alert') {
   const sel = h('select#close-resolution', { required: true, 'aria-label': 'Resolution' },
     h('option', { value: '' }, 'Choose a resolution…'), RESOLUTIONS.map((r) => h('option', { value: r }, label(r))));
   const comment = h('textarea#close-comment', { rows: 3, placeholder: 'Comment (optional)' });
   const ok = await dialog({
-    title: n === 1 ? 'Close alert' : `Close ${n} alerts`,
+    title: n === 1 ? `Close ${noun}` : `Close ${n} ${noun}s`,
     body: [h('label', 'Resolution', sel), h('label', 'Comment', comment)],
     buttons: [{ label: 'Close', value: 'close', primary: true }],
-    validate: () => (sel.value ? '' : 'A resolution is required to close an alert.'),
+    validate: () => (sel.value ? '' : `A resolution is required to close an ${noun}.`),
   });
   return ok ? { resolution: sel.value, comment: comment.value.trim() } : null;
 }

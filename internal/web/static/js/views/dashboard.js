@@ -10,6 +10,7 @@ import { Chart, stackedBySector, buckets, HOUR, DAY, sectorColour, sectorLabel }
 import { TACTICS, techniqueName, tacticLabel } from '../lib/attack.js';
 import { dashboard } from '../lib/stats.js';
 import { panel, table, pivot, errorBox } from '../lib/ui.js';
+import { gradeBadge, gradeOf, scoreText, trendEl, ratings, ratingsProblem, notYet, RETRY_MS } from '../lib/rating.js';
 
 const TICKER_MAX = 40;
 
@@ -19,7 +20,9 @@ export function mount(ctx) {
   const wall = ctx.query.get('wall') === '1';
   document.body.classList.toggle('wall', wall);
 
-  const kpis = h('div.kpis#kpis', kpiSkeleton());
+  // The security rating tile has its own refresh: ratings change slowly.
+  const ratingTile = h('div.kpi.rating-kpi#kpi-rating', h('div.kpi-label', national ? 'Security rating' : 'Your security rating'), h('div.kpi-value', '—'));
+  const kpis = h('div.kpis.k7#kpis', kpiSkeleton(), ratingTile);
   const hourEl = h('div.chart#chart-hour');
   const dayEl = h('div.chart#chart-day');
   const ticker = h('ol.ticker#ticker', { 'aria-label': 'New high and critical alerts' });
@@ -70,8 +73,20 @@ export function mount(ctx) {
     }
   }
 
+  const ratingCtl = new AbortController();
+  async function loadRating() {
+    try {
+      const r = await ratings(ratingCtl.signal);
+      if (alive) replace(ratingTile, ...ratingKpi(r, ctx.me));
+    } catch (e) {
+      if (e.name === 'AbortError' || !alive) return;
+      replace(ratingTile, h('div.kpi-label', 'Security rating'), h('div.kpi-value', '—'), h('div.kpi-sub', { title: ratingsProblem(e) }, e.missing ? 'not available' : 'not computed yet'));
+      if (notYet(e)) setTimeout(loadRating, RETRY_MS);
+    }
+  }
+
   function draw(d) {
-    replace(kpis, kpiTiles(d));
+    replace(kpis, kpiTiles(d), ratingTile);
     const hs = hours();
     hourChart.set(stackedBySector(d.per_hour || [], hs, HOUR, (t) => clock(t).slice(0, 5)));
     const ds = days();
@@ -143,7 +158,9 @@ export function mount(ctx) {
     refresh();
   });
   const timer = setInterval(load, 60_000);
+  const ratingTimer = setInterval(loadRating, 5 * 60_000);
   load();
+  loadRating();
 
   return {
     update(q) {
@@ -158,6 +175,8 @@ export function mount(ctx) {
       ctl.abort();
       unsub();
       clearInterval(timer);
+      clearInterval(ratingTimer);
+      ratingCtl.abort();
       hourChart.dispose();
       dayChart.dispose();
       document.body.classList.remove('wall');
@@ -185,6 +204,25 @@ function kpiTiles(d) {
       h('div.levelbar', LEVELS.filter((l) => lv[l]).map((l) => h('a', { href: `/ui/alerts?level=${l}&since=24h`, class: `lv-bg-${l}`, style: { flexGrow: String(lv[l] / lvTotal) }, title: `${l}: ${num(lv[l])}` }, num(lv[l])))),
       h('div.kpi-sub', LEVELS.filter((l) => lv[l]).map((l) => h('span', { class: `lv-text-${l}` }, `${l} ${num(lv[l])} `)))),
   ];
+}
+
+// ratingKpi is the security rating tile: the national grade and score with
+// the weakest sectors, or (organisation roles) the own organisation's with
+// its sector's average.
+function ratingKpi(r, me) {
+  if (r.national) {
+    const n = r.national;
+    const weak = (r.sectors || []).slice().sort((a, b) => a.score - b.score).slice(0, 3);
+    return [h('div.kpi-label', 'Security rating'),
+      h('div.kpi-value', h('a', { href: '/ui/ratings', title: 'National security rating' }, gradeBadge(n.grade || gradeOf(n.score)), ' ', scoreText(n.score)), ' ', h('span.kpi-trend', trendEl(n.trend))),
+      h('div.kpi-sub', { title: weak.map((s) => `${sectorLabel(s.sector)} ${scoreText(s.score)} (${s.grade || gradeOf(s.score)})`).join(', ') }, weak.length ? ['weakest: ', weak.map((s, i) => [i ? ' · ' : '', h('a', { href: `/ui/ratings/sector/${encodeURIComponent(s.sector)}`, class: `g-text-${s.grade || gradeOf(s.score)}` }, `${sectorLabel(s.sector)} ${scoreText(s.score)}`)])] : 'no sector rated')];
+  }
+  const own = (r.orgs || []).find((o) => o.org === me.org_id) || (r.orgs || [])[0];
+  if (!own) return [h('div.kpi-label', 'Your security rating'), h('div.kpi-value', '—'), h('div.kpi-sub', 'not rated yet')];
+  const sec = (r.sectors || []).find((s) => s.sector === own.sector);
+  return [h('div.kpi-label', 'Your security rating'),
+    h('div.kpi-value', h('a', { href: `/ui/ratings/org/${encodeURIComponent(own.org)}`, title: 'Your report card' }, gradeBadge(own.grade || gradeOf(own.score)), ' ', scoreText(own.score)), ' ', h('span.kpi-trend', trendEl(own.trend))),
+    h('div.kpi-sub', sec ? `sector average ${scoreText(sec.score)} (${sec.grade || gradeOf(sec.score)})` : '')];
 }
 
 function sectorTag(s) {
