@@ -1,14 +1,31 @@
 #!/bin/sh
-# install-test-deps.sh installs what `make test` needs beyond Go: Debian's
-# Chromium, which the console's browser tests (internal/app/console_test.go)
-# drive with chromedp. It does nothing when Chromium is already there.
+# install-test-deps.sh installs what `make test` needs beyond Go:
+#   - Debian's Chromium, which the console's browser tests
+#     (internal/app/console_test.go) drive with chromedp;
+#   - Debian's crowdsec-custom-bouncer, the real CrowdSec bouncer that the
+#     decision tests (internal/decision/custom_bouncer_test.go) run against
+#     Mamori's CrowdSec-compatible API.
+# It does nothing when both are already there.
 #
 # Needs root (or sudo) and apt. Usage: scripts/install-test-deps.sh
 set -eu
 
 chromium=${MAMORI_CHROMIUM:-/usr/bin/chromium}
+bouncer=${MAMORI_CUSTOM_BOUNCER:-/usr/bin/crowdsec-custom-bouncer}
+
+need_chromium=""
+need_bouncer=""
 if [ -x "$chromium" ]; then
 	echo "chromium: $("$chromium" --version 2>/dev/null || echo "$chromium")"
+else
+	need_chromium=1
+fi
+if [ -x "$bouncer" ]; then
+	echo "crowdsec-custom-bouncer: $bouncer"
+else
+	need_bouncer=1
+fi
+if [ -z "$need_chromium$need_bouncer" ]; then
 	exit 0
 fi
 
@@ -16,7 +33,16 @@ sudo=""
 if [ "$(id -u)" -ne 0 ]; then
 	sudo=sudo
 fi
-echo "installing chromium (about a minute)..."
 $sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
-/usr/bin/chromium --version
+if [ -n "$need_chromium" ]; then
+	echo "installing chromium (about a minute)..."
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+	/usr/bin/chromium --version
+fi
+if [ -n "$need_bouncer" ]; then
+	# No recommends: the bouncer recommends the whole crowdsec engine, which
+	# the tests do not need (Mamori plays its part).
+	echo "installing crowdsec-custom-bouncer..."
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends crowdsec-custom-bouncer >/dev/null
+	echo "crowdsec-custom-bouncer: $(command -v crowdsec-custom-bouncer)"
+fi
