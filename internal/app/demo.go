@@ -32,6 +32,9 @@ type DemoInfo struct {
 	IngestTokens map[string]string `json:"ingest_tokens"`
 	OrgTokens    map[string]string `json:"org_tokens"`
 	Syslog       DemoSyslog        `json:"syslog"`
+	// BouncerKeys are CrowdSec bouncer API keys, one per organisation
+	// (docs/DECISIONS.md): point a bouncer's api_url at URL with one.
+	BouncerKeys map[string]string `json:"bouncer_keys"`
 }
 
 // DemoSyslog locates the demo's syslog listener.
@@ -175,7 +178,8 @@ func startDemo(ctx context.Context, c demoConfig, log *slog.Logger) (*demo, erro
 		return nil, err
 	}
 	d := &demo{srv: srv, gen: gen, errc: make(chan error, 1)}
-	info := DemoInfo{URL: "http://" + srv.Addr(), Username: "analyst", IngestTokens: map[string]string{}, OrgTokens: map[string]string{}}
+	info := DemoInfo{URL: "http://" + srv.Addr(), Username: "analyst", IngestTokens: map[string]string{}, OrgTokens: map[string]string{},
+		BouncerKeys: map[string]string{}}
 	a := srv.Auth()
 	for _, o := range orgs {
 		if err := srv.store.PutTenant(ctx, o.Tenant); err != nil {
@@ -211,6 +215,12 @@ func startDemo(ctx context.Context, c demoConfig, log *slog.Logger) (*demo, erro
 		ingestTok[o.Tenant.ID] = t
 		info.IngestTokens[o.Tenant.Name] = t
 		if info.OrgTokens[o.Tenant.Name], err = a.CreateToken(ctx, "demo org analyst "+string(o.Tenant.ID), auth.OrgAnalyst, o.Tenant.ID); err != nil {
+			return nil, err
+		}
+		// A demo restarted on its data directory gets fresh bouncer keys.
+		name := "demo-" + string(o.Tenant.ID)
+		_ = srv.decisions.DeleteBouncer(ctx, name)
+		if info.BouncerKeys[o.Tenant.Name], err = srv.decisions.CreateBouncer(ctx, name, o.Tenant.ID); err != nil {
 			return nil, err
 		}
 	}

@@ -36,7 +36,7 @@ func TestDemo(t *testing.T) {
 	if err := json.Unmarshal(b, &info); err != nil {
 		t.Fatal(err)
 	}
-	if info.URL == "" || info.APIToken == "" || info.Password == "" || len(info.IngestTokens) != 40 || len(info.OrgTokens) != 40 || info.Syslog.UDP == "" || info.Syslog.Org == "" {
+	if info.URL == "" || info.APIToken == "" || info.Password == "" || len(info.IngestTokens) != 40 || len(info.OrgTokens) != 40 || len(info.BouncerKeys) != 40 || info.Syslog.UDP == "" || info.Syslog.Org == "" {
 		t.Fatalf("demo.json incomplete: %s", b)
 	}
 	// The scenarios' detections, by rule title (built-in pack).

@@ -60,6 +60,10 @@ type incidentStage struct {
 	grouper   *incident.Grouper
 	campaigns *incident.Campaigns
 
+	// OnCampaign, when set, is told of each campaign a batch changed, with
+	// the highest severity of its incidents in the batch (decision policies).
+	OnCampaign func(ctx context.Context, c *incident.Campaign, severity string)
+
 	Alerts    atomic.Int64 // alerts grouped
 	Incidents atomic.Int64 // incident snapshots written
 	Nanos     atomic.Int64 // time spent grouping and linking (not storing)
@@ -99,6 +103,7 @@ func (s *incidentStage) add(ctx context.Context, alerts []alert.Alert, now time.
 	var incOrder []string
 	camps := map[string]bool{}
 	var campOrder []string
+	campSev := map[string]string{}
 	n := 0
 	for i := range alerts {
 		a := alerts[i]
@@ -118,6 +123,9 @@ func (s *incidentStage) add(ctx context.Context, alerts []alert.Alert, now time.
 			if !camps[id] {
 				campOrder = append(campOrder, id)
 				camps[id] = true
+			}
+			if sevRank(inc.Severity) > sevRank(campSev[id]) {
+				campSev[id] = inc.Severity
 			}
 		}
 	}
@@ -141,5 +149,14 @@ func (s *incidentStage) add(ctx context.Context, alerts []alert.Alert, now time.
 		return err
 	}
 	s.Incidents.Add(int64(len(outI)))
+	if s.OnCampaign != nil {
+		for i := range outC {
+			s.OnCampaign(ctx, &outC[i], campSev[outC[i].ID])
+		}
+	}
 	return nil
+}
+
+func sevRank(s string) int {
+	return map[string]int{"low": 1, "medium": 2, "high": 3, "critical": 4}[s]
 }

@@ -23,9 +23,11 @@ import (
 	"github.com/mamori-soc/mamori/internal/alert"
 	"github.com/mamori-soc/mamori/internal/api"
 	"github.com/mamori-soc/mamori/internal/auth"
+	"github.com/mamori-soc/mamori/internal/decision"
 	"github.com/mamori-soc/mamori/internal/detect"
 	"github.com/mamori-soc/mamori/internal/enrich"
 	"github.com/mamori-soc/mamori/internal/event"
+	"github.com/mamori-soc/mamori/internal/incident"
 	"github.com/mamori-soc/mamori/internal/ingest"
 	"github.com/mamori-soc/mamori/internal/normalize"
 	"github.com/mamori-soc/mamori/internal/query"
@@ -51,7 +53,23 @@ type Config struct {
 	GeoIP      GeoIPConfig    `yaml:"geoip"`
 	LogLevel   string         `yaml:"log_level"` // debug, info, warn, error
 	// RatingEvery is how often the security ratings are recomputed; default 1m.
-	RatingEvery Duration `yaml:"rating_interval"`
+	RatingEvery Duration        `yaml:"rating_interval"`
+	Decisions   DecisionsConfig `yaml:"decisions"`
+}
+
+// DecisionsConfig configures prevention decisions (docs/DECISIONS.md).
+type DecisionsConfig struct {
+	// Allowlist holds addresses, ranges and domains that are never blocked
+	// (the organisations' own ranges from geoip.own_ranges are added).
+	Allowlist []AllowEntry `yaml:"allowlist"`
+	// Policies make decisions automatically from campaigns, rules and feeds.
+	Policies []decision.Policy `yaml:"policies"`
+}
+
+// AllowEntry is one allowlist entry.
+type AllowEntry struct {
+	Value string `yaml:"value"`
+	Note  string `yaml:"note"`
 }
 
 // GeoIPConfig locates MaxMind-format (MMDB) databases for IP enrichment
@@ -155,6 +173,7 @@ type Server struct {
 	enrich    *enrich.Enricher
 	incidents *incidentStage
 	rater     *rater
+	decisions *decision.Service
 	classes   atomic.Pointer[classCache]
 	done      chan struct{} // closed when shutdown starts: ends live streams
 	ready     atomic.Bool
@@ -324,10 +343,25 @@ func NewServer(ctx context.Context, cfg Config, log *slog.Logger) (*Server, erro
 		s.folder.Remember(&recent[i])
 	}
 	s.incidents = newIncidentStage(st, log, s.ruleClasses)
+	s.incidents.OnCampaign = s.campaignPolicies
 	if err := s.incidents.resume(ctx, time.Now()); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("serve: resume incidents: %w", err)
 	}
+	allow := []decision.Allow{}
+	for _, e := range cfg.Decisions.Allowlist {
+		allow = append(allow, decision.Allow{Value: e.Value, Note: e.Note})
+	}
+	for org, cidrs := range cfg.GeoIP.OwnRanges {
+		for _, c := range cidrs {
+			allow = append(allow, decision.Allow{Value: strings.TrimSpace(c), Note: "own range of " + org})
+		}
+	}
+	if s.decisions, err = decision.Open(ctx, st.DB(), decision.Options{SectorOf: s.sectorOf, Allowlist: allow, Policies: cfg.Decisions.Policies, Log: log}); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("serve: decisions: %w", err)
+	}
+	s.query.SetDecisions(s.decisions)
 	s.rater = newRater(st, log, s.ruleClasses)
 	s.query.SetRatings(s.rater.Latest)
 	s.src = &logSource{st: st}
@@ -356,6 +390,7 @@ func NewServer(ctx context.Context, cfg Config, log *slog.Logger) (*Server, erro
 	}
 	mux := http.NewServeMux()
 	s.ingest.Register(mux)
+	s.decisions.Register(mux) // the CrowdSec bouncer API (/v1/decisions...), keyed by X-Api-Key
 	web.Register(mux)
 	s.done = make(chan struct{})
 	api.New(api.Options{Auth: s.auth, Query: s.query, Orgs: &orgWriter{srv: s}, Rules: s.rules, Log: log, Metrics: s.writeMetrics,
@@ -487,6 +522,8 @@ func (s *Server) Run(ctx context.Context) error {
 	go func() { defer wg.Done(); s.retention(detCtx) }()
 	wg.Add(1)
 	go func() { defer wg.Done(); s.rater.run(detCtx, time.Duration(s.cfg.RatingEvery)) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); s.expireDecisions(detCtx) }()
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(s.ln) }()
 	s.ready.Store(true)
@@ -754,7 +791,82 @@ func (a *alertSink) Commit(ctx context.Context, seq int64, hits []alert.Hit) err
 	if err := a.srv.incidents.add(ctx, alerts, time.Now().UTC()); err != nil {
 		a.srv.log.Warn("incidents not stored", "err", err)
 	}
+	a.srv.rulePolicies(ctx, alerts)
 	return nil
+}
+
+// campaignPolicies lets decision policies act on a campaign's infrastructure.
+func (s *Server) campaignPolicies(ctx context.Context, c *incident.Campaign, severity string) {
+	if s.decisions == nil || len(s.decisions.Policies()) == 0 {
+		return
+	}
+	var values []string
+	for _, ind := range c.Indicators {
+		switch ind.Kind {
+		case incident.IndicatorIP, incident.IndicatorNet, incident.IndicatorDomain:
+			values = append(values, ind.Value)
+		}
+	}
+	if len(values) == 0 {
+		return
+	}
+	reason := fmt.Sprintf("campaign %s across %d organisations (%s)", c.ID, len(c.Orgs), strings.Join(sectorList(c.Sectors), ", "))
+	for _, sec := range c.Sectors {
+		if _, err := s.decisions.Apply(ctx, decision.Trigger{Kind: decision.WhenCampaign, Ref: c.ID, Values: values, Sector: sec,
+			Severity: severity, Reason: reason}); err != nil {
+			s.log.Warn("decision policies: campaign", "campaign", c.ID, "err", err)
+		}
+	}
+}
+
+// rulePolicies lets decision policies act on the public sources of alerts.
+func (s *Server) rulePolicies(ctx context.Context, alerts []alert.Alert) {
+	if s.decisions == nil || len(s.decisions.Policies()) == 0 {
+		return
+	}
+	for _, a := range alerts {
+		ip, ok := incident.PublicIP(a.SrcIP)
+		if !ok || a.SrcScope == "own" {
+			continue
+		}
+		if _, err := s.decisions.Apply(ctx, decision.Trigger{Kind: decision.WhenRule, Ref: a.RuleID, Values: []string{ip.String()},
+			Org: a.Tenant, Sector: a.Sector, Severity: a.Level, Reason: a.RuleTitle + " from " + ip.String()}); err != nil {
+			s.log.Warn("decision policies: rule", "rule", a.RuleID, "err", err)
+		}
+	}
+}
+
+func sectorList(ss []tenant.Sector) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = string(s)
+	}
+	return out
+}
+
+// sectorOf is an organisation's sector, from the cache refreshTenants keeps.
+func (s *Server) sectorOf(t tenant.ID) (tenant.Sector, bool) {
+	if m := s.sectors.Load(); m != nil {
+		sec, ok := (*m)[t]
+		return sec, ok
+	}
+	return "", false
+}
+
+// expireDecisions records the expiry of decisions as their time comes.
+func (s *Server) expireDecisions(ctx context.Context) {
+	t := time.NewTicker(15 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			if _, err := s.decisions.Expire(ctx, time.Now()); err != nil && ctx.Err() == nil {
+				s.log.Warn("decisions: expiry", "err", err)
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // classCache holds the rule classes of one rule set.

@@ -19,10 +19,11 @@ import (
 type Querier struct {
 	st store.Store
 
-	mu      sync.Mutex
-	tenants []tenant.Tenant
-	loaded  time.Time
-	ratings func() *Ratings
+	mu        sync.Mutex
+	tenants   []tenant.Tenant
+	loaded    time.Time
+	ratings   func() *Ratings
+	decisions Decisions
 }
 
 // New returns a Querier.
