@@ -10,6 +10,7 @@
 #   network/zeek/               brimdata/zed-sample-data @ 8da0758 (zeek-ndjson)
 #   network/suricata/           FrankHassanabad/suricata-sample-data @ 2d94c5d
 #   web/apache-scans/           ocatak/apache-http-logs @ 56348b7
+#   stix2-json-schemas/         oasis-open/cti-stix2-json-schemas @ 3bf9e69 (STIX 2.1 JSON schemas), BSD-3-Clause
 set -euo pipefail
 dir="${1:-$(cd "$(dirname "$0")/.." && pwd)/../shared/data}"
 mkdir -p "$dir"
@@ -36,6 +37,7 @@ fetch otrf/compound OTRF/Security-Datasets d9d40ef datasets/compound
 fetch network/zeek brimdata/zed-sample-data 8da0758 zeek-ndjson
 fetch network/suricata FrankHassanabad/suricata-sample-data 2d94c5d
 fetch web/apache-scans ocatak/apache-http-logs 56348b7
+fetch stix2-json-schemas oasis-open/cti-stix2-json-schemas 3bf9e69dc18dbbe995676c5dde027ead76e2b6fa
 
 if [ ! -e sigma-regression-manifest.jsonl ]; then
 	# One line per regression case: rule id, rule path, title, evtx, match_count.
