@@ -11,12 +11,14 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/mamori-soc/mamori/internal/alert"
 	"github.com/mamori-soc/mamori/internal/event"
+	"github.com/mamori-soc/mamori/internal/ioc"
 	"github.com/mamori-soc/mamori/internal/normalize"
 	"github.com/mamori-soc/mamori/internal/sigma"
 	"github.com/mamori-soc/mamori/internal/tenant"
@@ -67,6 +69,7 @@ type Detector struct {
 	log  *slog.Logger
 
 	rules  atomic.Pointer[ruleState]
+	iocs   atomic.Pointer[ioc.Set]
 	wake   chan struct{}
 	Stats  Stats
 	corrMu sync.Mutex
@@ -115,6 +118,16 @@ func (d *Detector) SetRules(set *sigma.Set) {
 	}
 	d.rules.Store(rs)
 }
+
+// SetIndicators swaps the compiled indicators every event is matched
+// against, in the same pass as the rules; nil matches none.
+func (d *Detector) SetIndicators(s *ioc.Set) { d.iocs.Store(s) }
+
+// Indicators returns the indicator set in use (nil when none).
+func (d *Detector) Indicators() *ioc.Set { return d.iocs.Load() }
+
+// IOCPrefix starts the RuleID of an indicator hit: "ioc:" + the indicator's ID.
+const IOCPrefix = "ioc:"
 
 // Rules returns the rule set in use.
 func (d *Detector) Rules() *sigma.Set { return d.rules.Load().set }
@@ -183,8 +196,13 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // order); it returns the hits in log order.
 func (d *Detector) Process(items []Item) []alert.Hit {
 	rs := d.rules.Load()
+	iocs := d.iocs.Load()
 	start := time.Now()
 	perItem := make([][]int, len(items))
+	var perIOC [][]iocHit
+	if iocs != nil && iocs.Len() > 0 {
+		perIOC = make([][]iocHit, len(items))
+	}
 	workers := min(d.cfg.Workers, max(1, len(items)/64))
 	var wg sync.WaitGroup
 	var next atomic.Int64
@@ -196,6 +214,7 @@ func (d *Detector) Process(items []Item) []alert.Hit {
 			m := rs.matchers.Get().(*sigma.Matcher)
 			defer rs.matchers.Put(m)
 			var buf []int
+			var ibuf []ioc.Hit
 			for {
 				lo := int(next.Add(chunk)) - chunk
 				if lo >= len(items) {
@@ -205,6 +224,11 @@ func (d *Detector) Process(items []Item) []alert.Hit {
 					buf = m.Match(items[i].Event, buf[:0])
 					if len(buf) > 0 {
 						perItem[i] = append([]int(nil), buf...)
+					}
+					if perIOC != nil {
+						if ibuf = iocs.Match(items[i].Event, ibuf[:0]); len(ibuf) > 0 {
+							perIOC[i] = iocHits(ibuf)
+						}
 					}
 				}
 			}
@@ -246,8 +270,73 @@ func (d *Detector) Process(items []Item) []alert.Hit {
 			hits = append(hits, d.hit(r, it))
 		}
 	}
+	for i, ihs := range perIOC {
+		for _, ih := range ihs {
+			hits = append(hits, d.iocHit(&items[i], ih))
+		}
+	}
 	d.Stats.Hits.Add(int64(len(hits)))
 	return hits
+}
+
+// iocHit is an indicator found in an event, copied out of the event's memory.
+type iocHit struct {
+	ind          *ioc.Indicator
+	field, value string
+}
+
+// iocHits keeps one hit per indicator (the first field it was found in).
+func iocHits(hs []ioc.Hit) []iocHit {
+	out := make([]iocHit, 0, len(hs))
+	for _, h := range hs {
+		dup := false
+		for _, o := range out {
+			dup = dup || o.ind == h.Indicator
+		}
+		if !dup {
+			out = append(out, iocHit{h.Indicator, string(h.Field), string(h.Value)})
+		}
+	}
+	return out
+}
+
+// iocLevel maps an indicator's confidence to an alert level.
+func iocLevel(confidence int) string {
+	switch {
+	case confidence >= 75:
+		return "high"
+	case confidence >= 40:
+		return "medium"
+	}
+	return "low"
+}
+
+func (d *Detector) iocHit(it *Item, h iocHit) alert.Hit {
+	ev := it.Event
+	en := normalize.EntitiesOf(ev)
+	ind := h.ind
+	src := ind.Source
+	if src == "" {
+		src = "threat intelligence"
+	}
+	out := alert.Hit{
+		Tenant: it.Tenant, Sector: d.cfg.Sector(it.Tenant), RuleID: IOCPrefix + ind.ID,
+		RuleTitle:  fmt.Sprintf("Threat intelligence match: %s %s", ind.Kind, ind.Value),
+		RuleAuthor: src, Level: iocLevel(ind.Confidence), Time: ev.Time, Host: en.Host, User: en.User, SrcIP: en.SrcIP,
+		EventSeq: it.Seq, Count: 1,
+	}
+	out.Event = make([]alert.Field, 0, ev.Len()+6)
+	for i := range ev.Len() {
+		out.Event = append(out.Event, alert.Field{Name: string(ev.Name(i)), Value: string(ev.Value(i))})
+	}
+	out.Event = append(out.Event,
+		alert.Field{Name: "ioc.field", Value: h.field}, alert.Field{Name: "ioc.value", Value: h.value},
+		alert.Field{Name: "ioc.id", Value: ind.ID}, alert.Field{Name: "ioc.source", Value: src},
+		alert.Field{Name: "ioc.confidence", Value: fmt.Sprint(ind.Confidence)}, alert.Field{Name: "ioc.tlp", Value: ind.TLP})
+	if len(ind.Labels) > 0 {
+		out.Event = append(out.Event, alert.Field{Name: "ioc.labels", Value: strings.Join(ind.Labels, ",")})
+	}
+	return out
 }
 
 func (d *Detector) hit(r *sigma.Rule, it *Item) alert.Hit {
