@@ -50,7 +50,9 @@ type Options struct {
 	Rules   Rules
 	Log     *slog.Logger
 	Metrics func(w io.Writer) // Prometheus text exposition
-	Ready   func() error      // nil when ready to serve
+	// Producer names this centre in STIX exports ("" means intel.DefaultProducer).
+	Producer string
+	Ready    func() error // nil when ready to serve
 
 	// RuleSource returns a loaded rule (detection or correlation) by id,
 	// for the alert detail. Nil: the detail describes the rule from the
@@ -118,6 +120,10 @@ func (a *API) routes() []route {
 		{"POST /api/v1/decisions", auth.Triage, false, a.createDecision},
 		{"GET /api/v1/decisions/{id}", auth.ReadData, false, a.decisionDetail},
 		{"DELETE /api/v1/decisions/{id}", auth.Triage, false, a.revokeDecision},
+		{"GET /api/v1/indicators", auth.ReadData, false, a.listIndicators},
+		{"POST /api/v1/indicators", auth.Triage, false, a.importIndicators},
+		{"DELETE /api/v1/indicators/{id}", auth.Triage, false, a.deleteIndicator},
+		{"GET /api/v1/stix", auth.ReadData, false, a.exportSTIX},
 		{"GET /api/v1/bouncers", auth.Admin, false, a.listBouncers},
 		{"POST /api/v1/bouncers", auth.Admin, false, a.createBouncer},
 		{"DELETE /api/v1/bouncers/{name}", auth.Admin, false, a.deleteBouncer},

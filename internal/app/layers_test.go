@@ -24,7 +24,7 @@ var allowed = map[string][]string{
 	"store":           {"tenant", "alert", "incident"},
 	"store/local":     {"tenant", "alert", "incident", "store"},
 	"store/storetest": {"tenant", "alert", "incident", "store"},
-	"query":           {"tenant", "store", "alert", "incident", "rating", "decision", "ioc"},
+	"query":           {"tenant", "store", "alert", "incident", "rating", "decision", "ioc", "intel"},
 	"api":             {"tenant", "event", "alert", "auth", "query", "store", "sigma", "incident", "rating", "ioc", "decision", "intel"},
 	"simulate":        {"tenant", "event"},
 	"web":             {},

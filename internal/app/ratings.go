@@ -4,10 +4,12 @@ import (
 	"context"
 	"log/slog"
 	"math"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/mamori-soc/mamori/internal/alert"
+	"github.com/mamori-soc/mamori/internal/detect"
 	"github.com/mamori-soc/mamori/internal/query"
 	"github.com/mamori-soc/mamori/internal/rating"
 	"github.com/mamori-soc/mamori/internal/store"
@@ -120,7 +122,7 @@ func (r *rater) inputs(ctx context.Context, now time.Time) ([]rating.Input, erro
 			if c.LastSeen.After(f.LastSeen) {
 				f.LastSeen = c.LastSeen
 			}
-		case rc.intel[c.RuleID]:
+		case rc.intel[c.RuleID] || strings.HasPrefix(c.RuleID, detect.IOCPrefix):
 			o.IntelHits += c.Hits
 		default:
 			o.Alerts[c.Level] += c.Alerts

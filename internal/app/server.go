@@ -55,6 +55,7 @@ type Config struct {
 	// RatingEvery is how often the security ratings are recomputed; default 1m.
 	RatingEvery Duration        `yaml:"rating_interval"`
 	Decisions   DecisionsConfig `yaml:"decisions"`
+	Intel       IntelConfig     `yaml:"intel"`
 }
 
 // DecisionsConfig configures prevention decisions (docs/DECISIONS.md).
@@ -174,6 +175,7 @@ type Server struct {
 	incidents *incidentStage
 	rater     *rater
 	decisions *decision.Service
+	intel     *intelHub
 	classes   atomic.Pointer[classCache]
 	done      chan struct{} // closed when shutdown starts: ends live streams
 	ready     atomic.Bool
@@ -379,6 +381,11 @@ func NewServer(ctx context.Context, cfg Config, log *slog.Logger) (*Server, erro
 			return m != nil && (*m)[t][rule]
 		},
 	}, lr.set, s.src, &alertSink{srv: s}, log)
+	if err := s.openIntel(ctx); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("serve: threat intelligence: %w", err)
+	}
+	s.query.SetIndicators(s.intel)
 	s.ingest = ingest.NewHTTP(ingest.Config{}, &eventSink{srv: s}, &ingestAuth{a: s.auth}, log)
 	for _, sc := range cfg.Syslog {
 		sl, err := s.openSyslog(sc)
@@ -391,6 +398,12 @@ func NewServer(ctx context.Context, cfg Config, log *slog.Logger) (*Server, erro
 	mux := http.NewServeMux()
 	s.ingest.Register(mux)
 	s.decisions.Register(mux) // the CrowdSec bouncer API (/v1/decisions...), keyed by X-Api-Key
+	// TAXII 2.1 by method: a bare "/taxii2/" would clash with the _bulk
+	// route ("POST /{index}/_bulk"), and every POST of TAXII is under the
+	// API root anyway.
+	for _, pat := range []string{"GET /taxii2/", "DELETE /taxii2/", "POST /taxii2/api/"} {
+		mux.Handle(pat, s.intel.taxii)
+	}
 	web.Register(mux)
 	s.done = make(chan struct{})
 	api.New(api.Options{Auth: s.auth, Query: s.query, Orgs: &orgWriter{srv: s}, Rules: s.rules, Log: log, Metrics: s.writeMetrics,
@@ -401,6 +414,7 @@ func NewServer(ctx context.Context, cfg Config, log *slog.Logger) (*Server, erro
 			return nil
 		},
 		RuleSource: s.ruleSource,
+		Producer:   cfg.Intel.Producer,
 		Subscribe:  s.broker.Subscribe,
 		Done:       s.done,
 		Triaged: func(ctx context.Context, alerts []alert.Alert) {
@@ -524,6 +538,8 @@ func (s *Server) Run(ctx context.Context) error {
 	go func() { defer wg.Done(); s.rater.run(detCtx, time.Duration(s.cfg.RatingEvery)) }()
 	wg.Add(1)
 	go func() { defer wg.Done(); s.expireDecisions(detCtx) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); s.intel.run(detCtx) }()
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(s.ln) }()
 	s.ready.Store(true)
@@ -792,6 +808,7 @@ func (a *alertSink) Commit(ctx context.Context, seq int64, hits []alert.Hit) err
 		a.srv.log.Warn("incidents not stored", "err", err)
 	}
 	a.srv.rulePolicies(ctx, alerts)
+	a.srv.intel.sight(ctx, alerts)
 	return nil
 }
 

@@ -257,26 +257,36 @@ var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("mamori-timing-equaliser")
 
 // Login checks a password and opens a session; it returns the session token.
 func (s *Service) Login(ctx context.Context, name, password string) (string, Principal, error) {
-	var hash []byte
-	var role, tid string
-	err := s.db.QueryRowContext(ctx, `SELECT password, role, tenant FROM auth_users WHERE name = ?`, name).Scan(&hash, &role, &tid)
-	if errors.Is(err, sql.ErrNoRows) {
-		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
-		return "", Principal{}, ErrUnauthenticated
-	}
+	p, err := s.CheckPassword(ctx, name, password)
 	if err != nil {
 		return "", Principal{}, err
 	}
-	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil {
-		return "", Principal{}, ErrUnauthenticated
-	}
-	p := Principal{Name: name, Role: Role(role), Tenant: tenant.ID(tid)}
 	tok, id, err := s.issue(ctx, name, p.Role, p.Tenant, "session", time.Now().Add(s.sessionTTL))
 	if err != nil {
 		return "", Principal{}, err
 	}
 	p.Token = id
 	return tok, p, nil
+}
+
+// CheckPassword checks a user's password without opening a session (for
+// protocols that send credentials with every request, such as TAXII's
+// HTTP Basic authentication).
+func (s *Service) CheckPassword(ctx context.Context, name, password string) (Principal, error) {
+	var hash []byte
+	var role, tid string
+	err := s.db.QueryRowContext(ctx, `SELECT password, role, tenant FROM auth_users WHERE name = ?`, name).Scan(&hash, &role, &tid)
+	if errors.Is(err, sql.ErrNoRows) {
+		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		return Principal{}, ErrUnauthenticated
+	}
+	if err != nil {
+		return Principal{}, err
+	}
+	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil {
+		return Principal{}, ErrUnauthenticated
+	}
+	return Principal{Name: name, Role: Role(role), Tenant: tenant.ID(tid)}, nil
 }
 
 // Token is a token as listed (no secret).

@@ -19,11 +19,12 @@ import (
 type Querier struct {
 	st store.Store
 
-	mu        sync.Mutex
-	tenants   []tenant.Tenant
-	loaded    time.Time
-	ratings   func() *Ratings
-	decisions Decisions
+	mu         sync.Mutex
+	tenants    []tenant.Tenant
+	loaded     time.Time
+	ratings    func() *Ratings
+	decisions  Decisions
+	indicators Indicators
 }
 
 // New returns a Querier.
