@@ -121,6 +121,7 @@ func (a *API) routes() []route {
 		{"GET /api/v1/decisions/{id}", auth.ReadData, false, a.decisionDetail},
 		{"DELETE /api/v1/decisions/{id}", auth.Triage, false, a.revokeDecision},
 		{"GET /api/v1/indicators", auth.ReadData, false, a.listIndicators},
+		{"GET /api/v1/indicators/sources", auth.ReadData, false, a.indicatorSources},
 		{"POST /api/v1/indicators", auth.Triage, false, a.importIndicators},
 		{"DELETE /api/v1/indicators/{id}", auth.Triage, false, a.deleteIndicator},
 		{"GET /api/v1/stix", auth.ReadData, false, a.exportSTIX},

@@ -122,3 +122,12 @@ func (a *API) exportSTIX(w http.ResponseWriter, r *http.Request, p auth.Principa
 	w.Header().Set("Content-Type", "application/stix+json;version=2.1")
 	writeJSON(w, http.StatusOK, b)
 }
+
+func (a *API) indicatorSources(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	feeds, partners, err := a.o.Query.IndicatorSources(r.Context(), p.Scope())
+	if err != nil {
+		a.decisionError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"feeds": feeds, "partners": partners})
+}

@@ -7,12 +7,14 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/mamori-soc/mamori/internal/alert"
 	"github.com/mamori-soc/mamori/internal/auth"
+	"github.com/mamori-soc/mamori/internal/decision"
 	"github.com/mamori-soc/mamori/internal/detect"
 	"github.com/mamori-soc/mamori/internal/intel"
 	"github.com/mamori-soc/mamori/internal/ioc"
@@ -113,6 +115,18 @@ func (h *intelHub) Import(ctx context.Context, format, source string, owner tena
 	return added, updated, errs, nil
 }
 
+// Sources is the status of every configured feed and partner.
+func (h *intelHub) Sources() (feeds []ioc.FeedStatus, partners []intel.PartnerStatus) {
+	feeds, partners = []ioc.FeedStatus{}, []intel.PartnerStatus{}
+	if h.puller != nil {
+		feeds = h.puller.Status()
+	}
+	if h.poller != nil {
+		partners = h.poller.Status()
+	}
+	return feeds, partners
+}
+
 // List lists stored indicators.
 func (h *intelHub) List(ctx context.Context, q ioc.Query) ([]ioc.Indicator, int, error) {
 	return h.store.List(ctx, q)
@@ -175,6 +189,46 @@ func (h *intelHub) sight(ctx context.Context, alerts []alert.Alert) {
 		}
 		if err := h.store.AddSighting(ctx, s); err != nil {
 			h.log.Warn("indicator sighting not recorded", "indicator", id, "err", err)
+		}
+	}
+}
+
+// maxFeedDecisions bounds what feed policies ask for in one pull.
+const maxFeedDecisions = 10000
+
+// feedPolicies lets "feed" decision policies act on the feeds' addresses,
+// ranges and domains (an identical active decision is only extended).
+func (s *Server) feedPolicies(ctx context.Context, h *intelHub) {
+	var feeds []string
+	for _, p := range s.decisions.Policies() {
+		if p.When != decision.WhenFeed {
+			continue
+		}
+		for _, f := range s.cfg.Intel.Feeds {
+			if (p.Feed == "" || p.Feed == f.Name) && !slices.Contains(feeds, f.Name) {
+				feeds = append(feeds, f.Name)
+			}
+		}
+	}
+	for _, name := range feeds {
+		inds, _, err := h.store.List(ctx, ioc.Query{Source: name, Active: true, Now: time.Now(), Limit: maxFeedDecisions})
+		if err != nil {
+			s.log.Warn("decision policies: feed", "feed", name, "err", err)
+			continue
+		}
+		var values []string
+		for _, ind := range inds {
+			switch ind.Kind {
+			case ioc.IP, ioc.CIDR, ioc.Domain:
+				values = append(values, ind.Value)
+			}
+		}
+		if len(values) == 0 {
+			continue
+		}
+		if _, err := s.decisions.Apply(ctx, decision.Trigger{Kind: decision.WhenFeed, Ref: name, Values: values, Severity: "high",
+			Reason: "listed by feed " + name}); err != nil {
+			s.log.Warn("decision policies: feed", "feed", name, "err", err)
 		}
 	}
 }
@@ -250,9 +304,11 @@ func (s *Server) openIntel(ctx context.Context) error {
 	}
 	if len(feeds) > 0 {
 		if h.puller, err = ioc.NewPuller(st, feeds, ioc.PullerConfig{Log: s.log, OnChange: func() {
-			if err := h.compile(context.WithoutCancel(ctx)); err != nil {
+			cctx := context.WithoutCancel(ctx)
+			if err := h.compile(cctx); err != nil {
 				s.log.Warn("indicators not recompiled", "err", err)
 			}
+			s.feedPolicies(cctx, h)
 		}}); err != nil {
 			return fmt.Errorf("intel.feeds: %w", err)
 		}

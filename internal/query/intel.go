@@ -19,6 +19,21 @@ type Indicators interface {
 	Import(ctx context.Context, format, source string, owner tenant.ID, r io.Reader, opts ioc.ListOptions) (added, updated int, errs []error, err error)
 	Delete(ctx context.Context, ids []string) (int, error)
 	List(ctx context.Context, q ioc.Query) ([]ioc.Indicator, int, error)
+	Sources() ([]ioc.FeedStatus, []intel.PartnerStatus)
+}
+
+// IndicatorSources is the status of the configured feeds and TAXII
+// partners (national roles): last success, last error, what was imported.
+func (q *Querier) IndicatorSources(ctx context.Context, scope tenant.Scope) ([]ioc.FeedStatus, []intel.PartnerStatus, error) {
+	h, err := q.inds()
+	if err != nil {
+		return nil, nil, err
+	}
+	if !scope.IsAll() {
+		return nil, nil, fmt.Errorf("%w: feed status is for national roles", ErrForbidden)
+	}
+	f, p := h.Sources()
+	return f, p, nil
 }
 
 // SetIndicators tells the querier where indicators live.
