@@ -13,6 +13,9 @@ import * as incidents from './views/incidents.js';
 import * as incident from './views/incident.js';
 import * as campaigns from './views/campaigns.js';
 import * as campaign from './views/campaign.js';
+import * as decisions from './views/decisions.js';
+import * as decisionView from './views/decision.js';
+import * as intel from './views/intel.js';
 import * as ratings from './views/ratings.js';
 import * as sectorRating from './views/sector.js';
 import * as scorecard from './views/scorecard.js';
@@ -36,6 +39,9 @@ const routes = [
   { path: 'incidents/:id', view: incident, nav: 'incidents' },
   { path: 'campaigns', view: campaigns, nav: 'campaigns' },
   { path: 'campaigns/:id', view: campaign, nav: 'campaigns' },
+  { path: 'decisions', view: decisions, nav: 'decisions' },
+  { path: 'decisions/:id', view: decisionView, nav: 'decisions' },
+  { path: 'intel', view: intel, nav: 'intel' },
   { path: 'ratings', view: ratings, nav: 'ratings' },
   { path: 'ratings/sector/:sector', view: sectorRating, nav: 'ratings' },
   { path: 'ratings/sector/:sector/report', view: report, nav: 'ratings' },
@@ -53,6 +59,8 @@ const NAV = [
   ['incidents', 'incidents', 'Incidents', 'g n'],
   ['alerts', 'alerts', 'Alerts', 'g a'],
   ['campaigns', 'campaigns', 'Campaigns', 'g c'],
+  ['decisions', 'decisions', 'Prevention', 'g p'],
+  ['intel', 'intel', 'Intel', 'g t'],
   ['search', 'search', 'Investigate', 'g i'],
   ['orgs', 'orgs', 'Organisations', 'g o'],
   ['ratings', 'ratings', 'Ratings', 'g s'],
@@ -223,9 +231,10 @@ function signedOut() {
 function help() {
   const rows = [
     ['g d / g n / g a / g c', 'Situation, incidents, alerts, campaigns'],
+    ['g p / g t', 'Prevention (decisions), threat intelligence'],
     ['g i / g o / g s / g r', 'Investigate, organisations, ratings, rules'],
     ['/', 'Focus the search or filter box'],
-    ['j / k', 'Next / previous row (alerts, incidents, campaigns) or timeline entry'],
+    ['j / k', 'Next / previous row (alerts, incidents, campaigns, decisions) or timeline entry'],
     ['x', 'Select the current alert; on an incident, show its event'],
     ['Shift+X', 'Select all / none'],
     ['Enter', 'Open the current row'],
@@ -234,6 +243,8 @@ function help() {
     ['c', 'Close the selected (or current) alerts or incident with a resolution'],
     ['m', 'Assign the selected (or current) alerts or incident to me'],
     ['e', 'On an incident: expand or collapse every event'],
+    ['n', 'On Prevention: a new decision'],
+    ['i', 'On Intel: import indicators'],
     ['u', 'Back to the list'],
     ['p', 'On a report card: the printable report; on a report: print'],
     ['Esc', 'Leave a field, close a dialog'],
@@ -260,7 +271,7 @@ document.addEventListener('keydown', (ev) => {
   if ((k === 'Enter' || k === ' ') && t instanceof HTMLElement && /^(A|BUTTON|SUMMARY|INPUT)$/.test(t.tagName)) return;
   if (pendingG && Date.now() - pendingG < 1500) {
     pendingG = 0;
-    const to = { d: '', n: 'incidents', a: 'alerts', c: 'campaigns', i: 'search', o: 'orgs', s: 'ratings', r: 'rules' }[k];
+    const to = { d: '', n: 'incidents', a: 'alerts', c: 'campaigns', p: 'decisions', t: 'intel', i: 'search', o: 'orgs', s: 'ratings', r: 'rules' }[k];
     if (to != null) {
       ev.preventDefault();
       navigate(BASE + to);

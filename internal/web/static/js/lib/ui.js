@@ -18,14 +18,18 @@ export function toast(msg, kind = 'info') {
 // dialog opens a modal <dialog> with a title, body nodes and buttons
 // [{label, value, primary, danger}]; it resolves with the chosen value
 // (null on Escape). validate(value) may return an error text to keep it open.
-export function dialog({ title, body = [], buttons = [{ label: 'OK', value: true, primary: true }], validate }) {
+// submit(value), when given, runs once the value is valid and may be async:
+// the dialog resolves with what it returns, or, when it throws (the server
+// refused), shows the error's message and stays open. cls widens or styles
+// the dialog.
+export function dialog({ title, body = [], buttons = [{ label: 'OK', value: true, primary: true }], validate, submit, cls }) {
   return new Promise((resolve) => {
     const err = h('p.form-error', { role: 'alert' });
     const form = h('form', { method: 'dialog' },
       h('h2', title), h('div.dialog-body', body), err,
       h('div.actions', [h('button', { type: 'button', value: '', class: 'ghost', onclick: () => close(null) }, 'Cancel'),
         ...buttons.map((b) => h('button', { type: 'submit', value: String(b.value), class: b.danger ? 'danger' : b.primary ? 'primary' : '' }, b.label))]));
-    const dlg = h('dialog.modal', form);
+    const dlg = h('dialog.modal', { class: cls }, form);
     let done = false;
     const close = (v) => {
       if (done) return;
@@ -44,7 +48,12 @@ export function dialog({ title, body = [], buttons = [{ label: 'OK', value: true
         replace(err, problem);
         return;
       }
-      close(v);
+      if (!submit) return close(v);
+      replace(err);
+      const btns = [...form.querySelectorAll('.actions button[type=submit]')];
+      btns.forEach((x) => (x.disabled = true));
+      Promise.resolve().then(() => submit(v)).then((out) => close(out), (e) => replace(err, e && e.message ? e.message : String(e)))
+        .finally(() => btns.forEach((x) => (x.disabled = false)));
     });
     dlg.addEventListener('cancel', (ev) => {
       ev.preventDefault();

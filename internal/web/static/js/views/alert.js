@@ -1,7 +1,8 @@
 // The alert detail: what fired (the rule, its author and Sigma source), on
 // what (the event's fields, each a pivot into the investigation search),
 // related alerts, the comments and the audit trail, and the triage controls
-// for roles that may triage.
+// for roles that may triage, with a decision that blocks a public source (or
+// the indicator a threat intelligence match found).
 
 import { h, replace, num, time, timeEl, levelBadge, statusBadge, label, empty, STATUSES, RESOLUTIONS } from '../lib/dom.js';
 import { api, pages, stream } from '../lib/api.js';
@@ -9,6 +10,7 @@ import { sectorColour, sectorLabel } from '../lib/charts.js';
 import { techniqueName, techniqueURL, tacticLabel } from '../lib/attack.js';
 import { panel, table, pivot, searchURL, errorBox, spinner, toast } from '../lib/ui.js';
 import * as triage from '../lib/triage.js';
+import { isPublicIP, blockable, blockButton, intelBadge, fromIntel } from '../lib/prevent.js';
 import { lastQueue } from './queue.js';
 
 export function mount(ctx) {
@@ -50,8 +52,8 @@ export function mount(ctx) {
           h('p.alert-meta', statusBadge(a.status), ' ',
             h('span.sector', h('span.dot', { style: { background: sectorColour(a.sector) } }), h('a', { href: `/ui/orgs/${encodeURIComponent(a.org_id)}` }, a.org || a.org_id), ' · ', sectorLabel(a.sector)),
             ' · ', num(a.count), ` hit${a.count === 1 ? '' : 's'} · first `, timeEl(a.first_seen), ' · last ', timeEl(a.last_seen),
-            a.correlation ? h('span.tag', 'correlation') : null)),
-        h('div.page-tools', h('code.alert-id', a.id))),
+            a.correlation ? h('span.tag', 'correlation') : null, intelBadge(a, true))),
+        h('div.page-tools', blockTools(a), h('code.alert-id', a.id))),
       h('div.detail',
         h('div.detail-main',
           panel('Who and where', entities(a, since), { cls: 'p-entities' }),
@@ -62,6 +64,20 @@ export function mount(ctx) {
           panel('Triage', triageBox(a), { cls: 'p-triage', id: 'triage' }),
           panel('Comments', comments(), { cls: 'p-comments', id: 'comments' }),
           panel('Audit trail', audit(), { cls: 'p-audit', id: 'audit' }))));
+  }
+
+  // blockTools offers a decision on the alert's public source address and,
+  // for a threat intelligence match, on the value the indicator matched.
+  function blockTools(a) {
+    if (!can.triage || data.partial) return null;
+    const who = a.org || a.org_id;
+    const iv = a.event && typeof a.event['ioc.value'] === 'string' ? a.event['ioc.value'] : '';
+    return [
+      isPublicIP(a.src_ip) ? blockButton(me, { id: 'block-source', label: 'Block source…', values: [a.src_ip], org: a.org_id,
+        reason: `Source of “${a.rule_title}” at ${who} (alert ${a.id})` }) : null,
+      fromIntel(a) && iv && blockable(iv) && iv !== a.src_ip ? blockButton(me, { id: 'block-ioc', label: 'Block indicator…', values: [iv], org: a.org_id,
+        reason: `Threat intelligence match at ${who}: ${iv}${a.event['ioc.source'] ? ` (source ${a.event['ioc.source']})` : ''} (alert ${a.id})` }) : null,
+    ];
   }
 
   function entities(a, since) {

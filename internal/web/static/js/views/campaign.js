@@ -1,23 +1,31 @@
 // One campaign. National roles: the organisations and sectors it hit, its
 // indicators (each copyable and a pivot), its techniques, its incidents and
-// when each organisation was hit. An organisation's role: only its own part
-// (its incidents and the indicators seen in them), never a hint of who else.
+// when each organisation was hit, with one action that blocks its
+// infrastructure (a decision per address, network and domain, for each
+// sector hit or the nation) and its STIX export. An organisation's role:
+// only its own part (its incidents and the indicators seen in them), never a
+// hint of who else.
 
 import { h, replace, num, time, timeEl, levelBadge, statusBadge, empty, copy } from '../lib/dom.js';
 import { api } from '../lib/api.js';
 import { Chart, sectorColour, sectorLabel } from '../lib/charts.js';
 import { techniqueName, techniqueURL } from '../lib/attack.js';
-import { panel, table, errorBox, spinner, toast } from '../lib/ui.js';
+import { panel, table, errorBox, spinner, toast, dialog } from '../lib/ui.js';
 import { SEVERITY_RANK, OPEN, INDICATOR_KINDS, stageStrip, indicatorPivot, indicatorSummary, duration } from '../lib/incident.js';
+import { TYPES, durationPicker, targetLabel, timeLeft } from '../lib/prevent.js';
 
 const MINUTE = 60_000;
 const STEPS = [MINUTE, 5 * MINUTE, 15 * MINUTE, 60 * MINUTE, 6 * 60 * MINUTE, 24 * 60 * MINUTE];
 const MAX_SERIES = 12;
+// BLOCK_KINDS are the indicator kinds a decision can hold.
+const BLOCK_KINDS = [['ip', 'IP addresses'], ['net', 'Networks'], ['domain', 'Domains']];
 
 export function mount(ctx) {
   const id = ctx.params.id;
+  const can = ctx.me.can || {};
   let alive = true;
   let chart = null;
+  const blockResult = h('div#camp-block-result', { hidden: true });
   ctx.title('Campaign');
   replace(ctx.root, spinner());
 
@@ -50,7 +58,10 @@ export function mount(ctx) {
       h('div', h('a.back', { href: '/ui/campaigns' }, '← Campaigns'),
         h('h1#campaign-title', 'Campaign ', h('code', c.id)),
         h('p.alert-meta', 'first ', timeEl(c.first_seen), ' · last ', timeEl(c.last_seen), ` · spans ${duration(c.first_seen, c.last_seen)}`)),
-      h('div.page-tools', h('a.button', { href: `/ui/incidents?campaign=${encodeURIComponent(c.id)}&status=all` }, partial ? 'Your incidents in the list' : 'Its incidents in the list')));
+      h('div.page-tools', h('a.button', { href: `/ui/incidents?campaign=${encodeURIComponent(c.id)}&status=all` }, partial ? 'Your incidents in the list' : 'Its incidents in the list'),
+        partial ? null : h('a.button#camp-stix', { href: `/api/v1/stix?campaign=${encodeURIComponent(c.id)}`, download: `${c.id}.stix.json`,
+          title: 'The campaign as a STIX 2.1 bundle (organisations anonymised, sectors kept), to share with partners' }, 'Export STIX'),
+        partial || !can.triage ? null : blockButton(c)));
     if (partial) {
       replace(ctx.root, head,
         h('div.banner#campaign-partial', h('strong', 'This campaign was seen across organisations.'),
@@ -65,7 +76,7 @@ export function mount(ctx) {
           panel('Indicators seen in your organisation', indicatorTable(c.indicators || []), { cls: 'p-camp-inds', id: 'camp-indicators' }),
           panel(`Your incidents (${num(incidents.length)})`, incidentTable(incidents, false), { cls: 'p-camp-incidents', id: 'camp-incidents' })));
     } else {
-      replace(ctx.root, head,
+      replace(ctx.root, head, blockResult,
         h('div.kpis.k5',
           kpi('Organisations', num(orgs.length), orgs.length > 1 ? 'alarm' : ''),
           kpi('Sectors', num((c.sectors || []).length)),
@@ -86,6 +97,77 @@ export function mount(ctx) {
     chart.on('click', (p) => {
       if (p.seriesId && p.seriesId !== '~other') ctx.navigate(`/ui/incidents?campaign=${encodeURIComponent(c.id)}&org=${encodeURIComponent(p.seriesId)}&status=all`);
     });
+  }
+
+  function blockButton(c) {
+    const n = (c.indicators || []).filter((i) => BLOCK_KINDS.some(([k]) => k === i.kind)).length;
+    return h('button.primary#camp-block', { type: 'button', disabled: !n, onclick: () => block(c),
+      title: n ? 'Make decisions that block its addresses, networks and domains, for the sectors it hit or the nation' : 'The campaign has no address, network or domain to block' }, 'Block infrastructure…');
+  }
+
+  // block asks how to block the campaign's infrastructure, makes the
+  // decisions in one call and shows those made and those refused (an
+  // allowlisted address, an invalid value).
+  async function block(c) {
+    const inds = c.indicators || [];
+    const sectors = c.sectors || [];
+    const countOf = (k) => inds.filter((i) => i.kind === k).length;
+    const typeSel = h('select#cb-type', { 'aria-label': 'Type' }, TYPES.map(([v, t]) => h('option', { value: v }, t)));
+    const picker = durationPicker('cb', '24h');
+    const targetSel = h('select#cb-target', { 'aria-label': 'Applies to' },
+      h('option', { value: 'sectors' }, `Each sector it hit (${sectors.map(sectorLabel).join(', ') || 'none'})`),
+      h('option', { value: 'national' }, 'The whole nation'));
+    const boxes = BLOCK_KINDS.map(([k, t]) => h('input', { type: 'checkbox', value: k, checked: countOf(k) > 0, disabled: !countOf(k), 'aria-label': t }));
+    const reasonIn = h('textarea#cb-reason', { rows: 2, maxlength: 1000, placeholder: `campaign ${c.id} across ${(c.orgs || []).length} organisations` });
+    const summary = h('p.note#cb-summary');
+    const chosen = () => boxes.filter((b) => b.checked).map((b) => b.value);
+    const upd = () => {
+      const n = chosen().reduce((s, k) => s + countOf(k), 0) * (targetSel.value === 'national' ? 1 : sectors.length);
+      replace(summary, `Up to ${num(n)} decision${n === 1 ? '' : 's'}: one per value${targetSel.value === 'national' ? '' : ' and sector'}. Values the allowlist protects are refused and listed.`);
+    };
+    boxes.forEach((b) => b.addEventListener('change', upd));
+    targetSel.addEventListener('change', upd);
+    upd();
+    const r = await dialog({
+      title: 'Block the campaign’s infrastructure',
+      cls: 'wide',
+      body: [
+        h('div.form-row', h('label', 'Type', typeSel), h('label', 'Applies to', targetSel)),
+        h('div.label-group', h('span.label', 'Duration'), picker.el),
+        h('div.label-group', h('span.label', 'Indicators to block'), h('div.form-row#cb-kinds', BLOCK_KINDS.map(([k, t], i) => h('label.inline', boxes[i], `${t} (${num(countOf(k))})`)))),
+        h('label', 'Reason (optional)', reasonIn),
+        summary,
+      ],
+      buttons: [{ label: 'Block', value: 'block', primary: true }],
+      validate: () => (!chosen().length ? 'Choose at least one kind of indicator.' : !picker.value() ? 'Choose a duration.' : ''),
+      submit: () => api(`campaigns/${encodeURIComponent(c.id)}/block`, { method: 'POST', body: {
+        type: typeSel.value, duration: picker.value(), kinds: chosen(), reason: reasonIn.value.trim() || undefined,
+        target: targetSel.value === 'national' ? { national: true } : undefined } }),
+    });
+    if (!r || !alive) return;
+    showBlocked(c, r.decisions || [], r.errors || []);
+  }
+
+  function showBlocked(c, made, errs) {
+    blockResult.hidden = false;
+    blockResult.className = 'banner block-result' + (errs.length ? ' has-errors' : '');
+    const sectorsOf = new Map((c.orgs || []).map((o) => [o.id, o]));
+    replace(blockResult,
+      h('div.import-head',
+        h('span', h('strong#cb-made', `${num(made.length)} decision${made.length === 1 ? '' : 's'} made`),
+          errs.length ? h('span#cb-refused', ` · ${num(errs.length)} refused`) : ''),
+        h('a#cb-open', { href: `/ui/decisions?q=${encodeURIComponent(c.id)}&origin=campaign` }, 'See them in Prevention →'),
+        h('button.link', { type: 'button', onclick: () => (blockResult.hidden = true), 'aria-label': 'Dismiss' }, 'dismiss')),
+      made.length ? table([
+        { label: 'Value', cls: 'mono', render: (d) => h('a', { href: `/ui/decisions/${d.id}` }, d.value) },
+        { label: 'Scope', render: (d) => d.scope },
+        { label: 'Type', render: (d) => d.type },
+        { label: 'Applies to', render: (d) => targetLabel(d.target, sectorsOf) },
+        { label: 'Time left', render: (d) => timeLeft(d) },
+      ], made, { cls: 'compact', rowAttrs: (d) => ({ dataset: { id: String(d.id) } }) }) : null,
+      errs.length ? h('ul.problems#cb-errors', errs.map((e) => h('li', e))) : null);
+    toast(`${num(made.length)} decision${made.length === 1 ? '' : 's'} made${errs.length ? `, ${num(errs.length)} refused` : ''}.`, made.length ? 'ok' : 'error');
+    blockResult.scrollIntoView({ block: 'nearest' });
   }
 
   ctx.keys({ r: () => load(), u: () => ctx.navigate('/ui/campaigns'), Backspace: () => ctx.navigate('/ui/campaigns') });

@@ -1,7 +1,8 @@
 // One incident: what happened where (the header with its entities, each a
 // pivot), how far the attack went (the kill-chain strip and the ATT&CK
 // techniques), the timeline of its alerts with their events, the campaign
-// it belongs to, and its triage, comments and audit trail.
+// it belongs to, and its triage, comments and audit trail; a decision that
+// blocks its public source addresses.
 
 import { h, replace, num, time, clock, timeEl, levelBadge, statusBadge, label, empty, throttle, copy, STATUSES, RESOLUTIONS, $$ } from '../lib/dom.js';
 import { api, stream } from '../lib/api.js';
@@ -10,6 +11,7 @@ import { techniqueName, techniqueURL, tacticLabel } from '../lib/attack.js';
 import { panel, pivot, errorBox, spinner, toast } from '../lib/ui.js';
 import { ENTITIES, stageStrip, campaignBadge, entityPivots, indicatorPivot, indicatorSummary, duration } from '../lib/incident.js';
 import * as triage from '../lib/triage.js';
+import { isPublicIP, blockButton } from '../lib/prevent.js';
 import { lastIncidents } from './incidents.js';
 
 export function mount(ctx) {
@@ -60,7 +62,7 @@ export function mount(ctx) {
             ' · ', num(inc.alert_count ?? open(inc.alert_ids)), ` alert${(inc.alert_count ?? open(inc.alert_ids)) === 1 ? '' : 's'}`,
             ' · first ', timeEl(inc.first_seen), ' · last ', timeEl(inc.last_seen), ` · spans ${duration(inc.first_seen, inc.last_seen)}`,
             campaignBadge(inc))),
-        h('div.page-tools', freshBtn, h('code.alert-id', inc.id))),
+        h('div.page-tools', freshBtn, blockTool(inc), h('code.alert-id', inc.id))),
       entitiesBar(inc, since),
       h('div.detail',
         h('div.detail-main',
@@ -72,6 +74,15 @@ export function mount(ctx) {
           panel('Campaign', campaignBox(inc, data.campaign), { cls: 'p-campaign', id: 'campaign' }),
           panel('Comments', comments(), { cls: 'p-comments', id: 'comments' }),
           panel('Audit trail', audit(), { cls: 'p-audit', id: 'audit' }))));
+  }
+
+  // blockTool offers a decision on the incident's public source addresses,
+  // for its organisation (national roles may widen it in the dialog).
+  function blockTool(inc) {
+    const ips = ((inc.entities || {}).src_ip || []).filter(isPublicIP);
+    if (!can.triage || !ips.length) return null;
+    return blockButton(me, { id: 'block-source', label: ips.length > 1 ? `Block a source (${ips.length})…` : 'Block source…', values: ips, org: inc.org_id,
+      reason: `Source of incident “${inc.title}” at ${inc.org || inc.org_id} (incident ${inc.id})` });
   }
 
   function entitiesBar(inc, since) {

@@ -8,6 +8,7 @@ import { SECTORS, sectorLabel, sectorColour } from '../lib/charts.js';
 import { techniqueName } from '../lib/attack.js';
 import { errorBox, spinner } from '../lib/ui.js';
 import * as triage from '../lib/triage.js';
+import { intelBadge } from '../lib/prevent.js';
 
 const OPEN = ['new', 'acknowledged', 'in_progress'];
 const PAGE = 100;
@@ -218,7 +219,7 @@ export function mount(ctx) {
     can.triage ? { cls: 'sel', head: '', td: (a) => h('input.rowsel', { type: 'checkbox', checked: selected.has(a.id), 'aria-label': 'Select', onclick: (e) => { e.stopPropagation(); select(a.id, e.target.checked); } }) } : null,
     { cls: 'lvl', head: 'Level', td: (a) => levelBadge(a.level) },
     { cls: 'st', head: 'Status', td: (a) => statusBadge(a.status) },
-    { cls: 'title', head: 'Alert', td: (a) => h('a.alert-link', { href: `/ui/alerts/${encodeURIComponent(a.id)}`, onclick: () => remember(a.id) }, a.rule_title) },
+    { cls: 'title', head: 'Alert', td: (a) => [h('a.alert-link', { href: `/ui/alerts/${encodeURIComponent(a.id)}`, onclick: () => remember(a.id) }, a.rule_title), intelBadge(a)] },
     national ? { cls: 'org', head: 'Organisation', td: (a) => h('span.sector', h('span.dot', { style: { background: sectorColour(a.sector) }, title: sectorLabel(a.sector) }), a.org || a.org_id) } : null,
     { cls: 'host', head: 'Host · user', td: (a) => [h('div', a.host || '—'), a.user ? h('div.sub', a.user) : null] },
     { cls: 'ip', head: 'Source', td: (a) => a.src_ip || '—' },
