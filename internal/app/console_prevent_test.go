@@ -82,7 +82,9 @@ func publicIP(s string) bool {
 func TestConsolePrevent(t *testing.T) {
 	env := startConsole(t)
 	info := env.demo.info
-	var orgs struct{ Orgs []struct{ ID, Name, Sector string } }
+	var orgs struct {
+		Orgs []struct{ ID, Name, Sector string }
+	}
 	env.apiGet(t, "/api/v1/orgs", &orgs)
 	own := orgs.Orgs[0]
 	other := own
