@@ -348,45 +348,17 @@ func fieldsMap[F any](fields []F, name func(F) (string, string)) map[string]any 
 
 func (a *API) alerts(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	q := r.URL.Query()
-	req := query.AlertRequest{Orgs: list(q["org"]), Levels: list(q["level"]), Statuses: list(q["status"]), RuleID: q.Get("rule_id"),
-		Technique: q.Get("technique"), Text: strings.TrimSpace(q.Get("q")), Sort: q.Get("sort"), Cursor: q.Get("cursor"), WithEvents: q.Get("events") != "false"}
-	switch as := strings.TrimSpace(q.Get("assignee")); as {
-	case "":
-	case "-":
-		req.Unassigned = true
-	default:
-		req.Assignee = as
+	f, err := parseQueueFilters(q)
+	if err == nil && !store.ValidAlertSort(f.Sort) {
+		err = fmt.Errorf("unknown sort %q (want last_seen, first_seen, level or count; a leading - reverses)", f.Sort)
 	}
-	if !store.ValidAlertSort(req.Sort) {
-		writeError(w, ErrBadRequest, fmt.Sprintf("unknown sort %q (want last_seen, first_seen, level or count; a leading - reverses)", req.Sort))
-		return
-	}
-	for _, s := range list(q["sector"]) {
-		sec, err := tenant.ParseSector(s)
-		if err != nil {
-			writeError(w, ErrBadRequest, err.Error())
-			return
-		}
-		req.Sectors = append(req.Sectors, sec)
-	}
+	req := query.AlertRequest{Orgs: f.Orgs, Sectors: f.Sectors, Levels: list(q["level"]), Statuses: f.Statuses, RuleID: q.Get("rule_id"),
+		Technique: q.Get("technique"), Assignee: f.Assignee, Unassigned: f.Unassigned, Text: f.Text, Sort: f.Sort,
+		Since: f.Since, Until: f.Until, Limit: f.Limit, Cursor: q.Get("cursor"), WithEvents: q.Get("events") != "false"}
 	for _, l := range req.Levels {
-		if sigma.LevelRank(l) == 0 {
-			writeError(w, ErrBadRequest, fmt.Sprintf("unknown level %q", l))
-			return
+		if err == nil && sigma.LevelRank(l) == 0 {
+			err = fmt.Errorf("unknown level %q", l)
 		}
-	}
-	for _, s := range req.Statuses {
-		if !alert.ValidStatus(s) {
-			writeError(w, ErrBadRequest, fmt.Sprintf("unknown status %q (want new, acknowledged, in_progress or closed)", s))
-			return
-		}
-	}
-	var err error
-	if req.Since, err = parseTime(q.Get("since")); err == nil {
-		req.Until, err = parseTime(q.Get("until"))
-	}
-	if err == nil {
-		req.Limit, err = limitParam(q.Get("limit"))
 	}
 	if err != nil {
 		writeError(w, ErrBadRequest, err.Error())

@@ -38,45 +38,17 @@ var severities = []string{"low", "medium", "high", "critical"}
 
 func (a *API) incidents(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	q := r.URL.Query()
-	req := query.IncidentRequest{Orgs: list(q["org"]), Severities: list(q["severity"]), Statuses: list(q["status"]),
-		Campaign: strings.TrimSpace(q.Get("campaign")), Text: strings.TrimSpace(q.Get("q")), Sort: q.Get("sort")}
-	switch as := strings.TrimSpace(q.Get("assignee")); as {
-	case "":
-	case "-":
-		req.Unassigned = true
-	default:
-		req.Assignee = as
+	f, err := parseQueueFilters(q)
+	if err == nil && !store.ValidIncidentSort(f.Sort) {
+		err = fmt.Errorf("unknown sort %q (want last_seen, first_seen, severity or updated; a leading - reverses)", f.Sort)
 	}
-	if !store.ValidIncidentSort(req.Sort) {
-		writeError(w, ErrBadRequest, fmt.Sprintf("unknown sort %q (want last_seen, first_seen, severity or updated; a leading - reverses)", req.Sort))
-		return
-	}
-	for _, s := range list(q["sector"]) {
-		sec, err := tenant.ParseSector(s)
-		if err != nil {
-			writeError(w, ErrBadRequest, err.Error())
-			return
-		}
-		req.Sectors = append(req.Sectors, sec)
-	}
+	req := query.IncidentRequest{Orgs: f.Orgs, Sectors: f.Sectors, Severities: list(q["severity"]), Statuses: f.Statuses,
+		Assignee: f.Assignee, Unassigned: f.Unassigned, Campaign: strings.TrimSpace(q.Get("campaign")), Text: f.Text, Sort: f.Sort,
+		Since: f.Since, Until: f.Until, Limit: f.Limit}
 	for _, s := range req.Severities {
-		if !contains(severities, s) {
-			writeError(w, ErrBadRequest, fmt.Sprintf("unknown severity %q (want low, medium, high or critical)", s))
-			return
+		if err == nil && !contains(severities, s) {
+			err = fmt.Errorf("unknown severity %q (want low, medium, high or critical)", s)
 		}
-	}
-	for _, s := range req.Statuses {
-		if !alert.ValidStatus(s) {
-			writeError(w, ErrBadRequest, fmt.Sprintf("unknown status %q (want new, acknowledged, in_progress or closed)", s))
-			return
-		}
-	}
-	var err error
-	if req.Since, err = parseTime(q.Get("since")); err == nil {
-		req.Until, err = parseTime(q.Get("until"))
-	}
-	if err == nil {
-		req.Limit, err = limitParam(q.Get("limit"))
 	}
 	if err == nil && q.Get("offset") != "" {
 		if req.Offset, err = strconv.Atoi(q.Get("offset")); err != nil || req.Offset < 0 {
