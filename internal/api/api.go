@@ -475,10 +475,11 @@ func (a *API) listOrgs(w http.ResponseWriter, r *http.Request, p auth.Principal)
 		ID     tenant.ID     `json:"id"`
 		Name   string        `json:"name"`
 		Sector tenant.Sector `json:"sector"`
+		Assets int           `json:"assets"`
 	}
 	out := make([]org, 0, len(ts))
 	for _, t := range ts {
-		out = append(out, org{t.ID, t.Name, t.Sector})
+		out = append(out, org{t.ID, t.Name, t.Sector, t.Assets})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"orgs": out})
 }
@@ -498,8 +499,13 @@ func (a *API) createOrg(w http.ResponseWriter, r *http.Request, p auth.Principal
 		ID     string `json:"id"`
 		Name   string `json:"name"`
 		Sector string `json:"sector"`
+		Assets int    `json:"assets"`
 	}
 	if !decodeBody(w, r, &req) {
+		return
+	}
+	if req.Assets < 0 {
+		writeError(w, ErrBadRequest, "assets must be 0 or more")
 		return
 	}
 	sec, err := tenant.ParseSector(req.Sector)
@@ -515,7 +521,7 @@ func (a *API) createOrg(w http.ResponseWriter, r *http.Request, p auth.Principal
 		writeError(w, ErrBadRequest, fmt.Sprintf("invalid organisation id %q (a-z, 0-9, -)", id))
 		return
 	}
-	t := tenant.Tenant{ID: id, Name: strings.TrimSpace(req.Name), Sector: sec}
+	t := tenant.Tenant{ID: id, Name: strings.TrimSpace(req.Name), Sector: sec, Assets: req.Assets}
 	if err := a.o.Orgs.PutTenant(r.Context(), t); err != nil {
 		if strings.Contains(err.Error(), "UNIQUE") {
 			writeError(w, ErrConflict, fmt.Sprintf("an organisation named %q exists", t.Name))

@@ -182,7 +182,9 @@ func startDemo(ctx context.Context, c demoConfig, log *slog.Logger) (*demo, erro
 		BouncerKeys: map[string]string{}}
 	a := srv.Auth()
 	for _, o := range orgs {
-		if err := srv.store.PutTenant(ctx, o.Tenant); err != nil {
+		t := o.Tenant
+		t.Assets = len(o.Hosts) + len(o.LinuxHosts) // the estate each organisation declares
+		if err := srv.store.PutTenant(ctx, t); err != nil {
 			return nil, err
 		}
 	}

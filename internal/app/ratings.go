@@ -72,7 +72,7 @@ func (r *rater) inputs(ctx context.Context, now time.Time) ([]rating.Input, erro
 	out := make([]rating.Input, len(ts))
 	for i, t := range ts {
 		ids[i] = t.ID
-		out[i] = rating.Input{Org: t.ID, Name: t.Name, Sector: t.Sector, Alerts: map[string]int{}}
+		out[i] = rating.Input{Org: t.ID, Name: t.Name, Sector: t.Sector, Assets: t.Assets, Alerts: map[string]int{}}
 		in[t.ID] = &out[i]
 	}
 	if len(ts) == 0 {

@@ -141,7 +141,7 @@ func openAdmin(ctx context.Context, data string) (*local.Store, *auth.Service, e
 // cmdOrg: mamori org add NAME --sector S [--id ID] | mamori org list
 func cmdOrg(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || (args[0] != "add" && args[0] != "list") {
-		fmt.Fprintln(stderr, "usage: mamori org add NAME --sector SECTOR [--id ID] [--data DIR] | mamori org list [--data DIR]")
+		fmt.Fprintln(stderr, "usage: mamori org add NAME --sector SECTOR [--id ID] [--assets N] [--data DIR] | mamori org list [--data DIR]")
 		return ExitFailure
 	}
 	fs := flag.NewFlagSet("org", flag.ContinueOnError)
@@ -149,6 +149,7 @@ func cmdOrg(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	data := fs.String("data", "", "data directory")
 	sector := fs.String("sector", "", "sector: "+sectorNames())
 	id := fs.String("id", "", "organisation id (default: from the name)")
+	assets := fs.Int("assets", 0, "declared number of assets (hosts): the rating normalises by it and measures telemetry coverage against it")
 	name, rest := "", args[1:]
 	if args[0] == "add" && len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
 		name, rest = rest[0], rest[1:]
@@ -186,7 +187,11 @@ func cmdOrg(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if tid == "" {
 		tid = tenant.Slug(name)
 	}
-	if err := st.PutTenant(ctx, tenant.Tenant{ID: tid, Name: name, Sector: sec}); err != nil {
+	if *assets < 0 {
+		fmt.Fprintln(stderr, "mamori org add: --assets must be 0 or more")
+		return ExitFailure
+	}
+	if err := st.PutTenant(ctx, tenant.Tenant{ID: tid, Name: name, Sector: sec, Assets: *assets}); err != nil {
 		fmt.Fprintln(stderr, "mamori org add:", err)
 		return ExitFailure
 	}

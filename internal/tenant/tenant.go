@@ -58,6 +58,10 @@ type Tenant struct {
 	ID     ID
 	Name   string
 	Sector Sector
+	// Assets is the declared number of assets (hosts) the organisation
+	// runs; 0 when not declared. The rating normalises by it and measures
+	// telemetry coverage against it.
+	Assets int
 }
 
 // ValidID reports whether s is a valid tenant id: 1-64 characters of a-z, 0-9 and '-'.

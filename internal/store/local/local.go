@@ -190,7 +190,8 @@ CREATE TABLE IF NOT EXISTS event_counts (
 CREATE TABLE IF NOT EXISTS tenants (
 	id     TEXT PRIMARY KEY,
 	name   TEXT NOT NULL UNIQUE,
-	sector TEXT NOT NULL
+	sector TEXT NOT NULL,
+	assets INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS cursors (
 	name TEXT PRIMARY KEY,
@@ -299,6 +300,20 @@ func migrate(ctx context.Context, db *sql.DB) error {
 			if _, err := tx.ExecContext(ctx, `UPDATE alerts SET updated = first_seen`); err != nil {
 				return err
 			}
+		}
+	}
+	// Declared assets of organisations (older databases lack the column).
+	var hasAssets int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM pragma_table_info('tenants') WHERE name = 'assets'`).Scan(&hasAssets); err != nil {
+		return err
+	}
+	var hasTenants int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'tenants'`).Scan(&hasTenants); err != nil {
+		return err
+	}
+	if hasTenants == 1 && hasAssets == 0 {
+		if _, err := tx.ExecContext(ctx, `ALTER TABLE tenants ADD COLUMN assets INTEGER NOT NULL DEFAULT 0`); err != nil {
+			return fmt.Errorf("add tenants.assets: %w", err)
 		}
 	}
 	if _, err := tx.ExecContext(ctx, schema); err != nil {
@@ -1127,8 +1142,8 @@ func (s *Store) PutTenant(ctx context.Context, t tenant.Tenant) error {
 	if !tenant.ValidID(string(t.ID)) {
 		return fmt.Errorf("local store: invalid organisation id %q", t.ID)
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO tenants(id, name, sector) VALUES (?, ?, ?)
-		ON CONFLICT(id) DO UPDATE SET name = excluded.name, sector = excluded.sector`, string(t.ID), t.Name, string(t.Sector))
+	_, err := s.db.ExecContext(ctx, `INSERT INTO tenants(id, name, sector, assets) VALUES (?, ?, ?, ?)
+		ON CONFLICT(id) DO UPDATE SET name = excluded.name, sector = excluded.sector, assets = excluded.assets`, string(t.ID), t.Name, string(t.Sector), max(t.Assets, 0))
 	if err != nil {
 		return fmt.Errorf("local store: put organisation %s: %w", t.ID, err)
 	}
@@ -1137,7 +1152,7 @@ func (s *Store) PutTenant(ctx context.Context, t tenant.Tenant) error {
 
 // Tenants implements store.Store.
 func (s *Store) Tenants(ctx context.Context) ([]tenant.Tenant, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT id, name, sector FROM tenants ORDER BY name`)
+	rows, err := s.rdb.QueryContext(ctx, `SELECT id, name, sector, assets FROM tenants ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("local store: organisations: %w", err)
 	}
@@ -1146,7 +1161,7 @@ func (s *Store) Tenants(ctx context.Context) ([]tenant.Tenant, error) {
 	for rows.Next() {
 		var t tenant.Tenant
 		var id, sector string
-		if err := rows.Scan(&id, &t.Name, &sector); err != nil {
+		if err := rows.Scan(&id, &t.Name, &sector, &t.Assets); err != nil {
 			return nil, err
 		}
 		t.ID, t.Sector = tenant.ID(id), tenant.Sector(sector)

@@ -298,7 +298,7 @@ func testIsolationAlerts(t *testing.T, s store.Store) {
 
 func testTenants(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	for _, tn := range []tenant.Tenant{{ID: "org-b", Name: "Bank B", Sector: tenant.Finance}, {ID: "org-a", Name: "Agency A", Sector: tenant.Government}} {
+	for _, tn := range []tenant.Tenant{{ID: "org-b", Name: "Bank B", Sector: tenant.Finance}, {ID: "org-a", Name: "Agency A", Sector: tenant.Government, Assets: 1200}} {
 		if err := s.PutTenant(ctx, tn); err != nil {
 			t.Fatal(err)
 		}
@@ -307,7 +307,7 @@ func testTenants(t *testing.T, s store.Store) {
 		t.Error("PutTenant accepted an invalid id")
 	}
 	ts, err := s.Tenants(ctx)
-	if err != nil || len(ts) != 2 || ts[0].ID != "org-a" || ts[0].Sector != tenant.Government {
+	if err != nil || len(ts) != 2 || ts[0].ID != "org-a" || ts[0].Sector != tenant.Government || ts[0].Assets != 1200 || ts[1].Assets != 0 {
 		t.Errorf("Tenants = %v, %v", ts, err)
 	}
 	if err := s.SetRuleEnabled(ctx, "org-a", "r1", false); err != nil {
