@@ -78,7 +78,10 @@ func runStream(t *testing.T, url, key string, scopes []string) *seen {
 		defer close(consumed)
 		for {
 			select {
-			case <-runDone: // Run never closes Stream on cancellation: stop here.
+			case <-runDone: // Run returned (gave up, or was cancelled); it may not close Stream.
+				st.mu.Lock()
+				st.closed = true
+				st.mu.Unlock()
 				return
 			case resp, ok := <-b.Stream:
 				st.mu.Lock()
