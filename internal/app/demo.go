@@ -15,10 +15,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/mamori-soc/mamori/internal/auth"
+	"github.com/mamori-soc/mamori/internal/ioc"
 	"github.com/mamori-soc/mamori/internal/simulate"
 	"github.com/mamori-soc/mamori/internal/tenant"
 )
@@ -226,6 +228,11 @@ func startDemo(ctx context.Context, c demoConfig, log *slog.Logger) (*demo, erro
 			return nil, err
 		}
 	}
+	// What a partner CERT has already published about the attacker groups,
+	// as a national indicator list: some attacks are caught by indicators.
+	if err := importKnownIntel(ctx, srv, gen); err != nil {
+		return nil, err
+	}
 	sl := srv.Syslogs()[0]
 	info.Syslog = DemoSyslog{UDP: sl.UDPAddr().String(), TCP: sl.TCPAddr().String(), Org: orgs[0].Tenant.Name}
 	d.info = info
@@ -431,4 +438,24 @@ func (f *feeder) syslog(t simulate.Transport, bodies [][]byte) {
 		f.tcpConn.Close()
 		f.tcpConn = nil
 	}
+}
+
+// importKnownIntel loads the generator's published attacker infrastructure
+// as indicators (source "partner-cert", TLP:GREEN), one plain list per group.
+func importKnownIntel(ctx context.Context, srv *Server, gen *simulate.Generator) error {
+	for _, k := range gen.KnownIntel() {
+		var b strings.Builder
+		for _, v := range append(append(append([]string{}, k.Domains...), k.C2IPs...), k.IPs...) {
+			b.WriteString(v + "\n")
+		}
+		_, _, errs, err := srv.intel.Import(ctx, "list", "partner-cert", "", strings.NewReader(b.String()),
+			ioc.ListOptions{Confidence: 80, TLP: ioc.TLPGreen, Labels: []string{k.Group}})
+		if err != nil {
+			return fmt.Errorf("demo intel %s: %w", k.Group, err)
+		}
+		for _, e := range errs {
+			srv.log.Warn("demo intel", "group", k.Group, "err", e)
+		}
+	}
+	return nil
 }

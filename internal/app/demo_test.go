@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -44,6 +45,7 @@ func TestDemo(t *testing.T) {
 		"LSASS Memory Read By Unusual Process", "PsExec Service Started On Target", "Shadow Copies Deleted", "Web Shell Command In Request",
 		"DNS Tunnelling", "Possible C2 Beaconing"}
 	var titles map[string]bool
+	intel := false
 	orgs, sectors := map[string]bool{}, map[string]bool{}
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
@@ -68,7 +70,11 @@ func TestDemo(t *testing.T) {
 				missing++
 			}
 		}
-		if missing == 0 && len(orgs) >= 10 && len(sectors) >= 5 {
+		intel = false
+		for title := range titles {
+			intel = intel || strings.HasPrefix(title, "Threat intelligence match")
+		}
+		if missing == 0 && intel && len(orgs) >= 10 && len(sectors) >= 5 {
 			return
 		}
 		time.Sleep(500 * time.Millisecond)
@@ -77,6 +83,9 @@ func TestDemo(t *testing.T) {
 		if !titles[w] {
 			t.Errorf("no %q alert within a minute", w)
 		}
+	}
+	if !intel {
+		t.Error("no alert from the published attacker infrastructure (threat-intelligence match) within a minute")
 	}
 	t.Errorf("alerts from %d organisations and %d sectors", len(orgs), len(sectors))
 }

@@ -158,3 +158,32 @@ func (g *group) source(r *rand.Rand) string { return g.ips[r.IntN(len(g.ips))] }
 // tunnelDomain is the parent of every DNS tunnelling name: the groups share one
 // exfiltration service.
 const tunnelDomain = "t.exfil-data-sync.com"
+
+// Intel is what a partner CERT has already published about one attacker
+// group: its command-and-control domains and addresses and some of the
+// addresses it attacks from. Not everything: the rest must be found by
+// detection.
+type Intel struct {
+	Group   string
+	Domains []string
+	IPs     []string
+	C2IPs   []string
+}
+
+// KnownIntel returns, for every attacker group, the part of its
+// infrastructure already published: every C2 domain and address, and every
+// other source address. The demo imports it as a national feed, so some
+// attacks are caught by indicators as well as by rules.
+func (g *Generator) KnownIntel() []Intel {
+	out := make([]Intel, 0, len(g.groups))
+	for _, gr := range g.groups {
+		in := Intel{Group: gr.name, Domains: slices.Clone(gr.c2Domains), C2IPs: slices.Clone(gr.c2IPs)}
+		for i, ip := range gr.ips {
+			if i%2 == 0 {
+				in.IPs = append(in.IPs, ip)
+			}
+		}
+		out = append(out, in)
+	}
+	return out
+}

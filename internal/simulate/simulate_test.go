@@ -402,3 +402,24 @@ func TestSchedule(t *testing.T) {
 		t.Errorf("%d scenarios still playing after 280s", len(g.runs))
 	}
 }
+
+// TestKnownIntel: the published part of every group's infrastructure is
+// public, non-empty and among what the group really uses.
+func TestKnownIntel(t *testing.T) {
+	g := New(Config{Seed: 3})
+	in := g.KnownIntel()
+	if len(in) != len(g.groups) {
+		t.Fatalf("%d groups published, want %d", len(in), len(g.groups))
+	}
+	for i, k := range in {
+		gr := g.groups[i]
+		if len(k.Domains) == 0 || len(k.C2IPs) == 0 || len(k.IPs) == 0 || len(k.IPs) >= len(gr.ips) && len(gr.ips) > 1 {
+			t.Errorf("%s: %+v", k.Group, k)
+		}
+		for _, ip := range append(append([]string{}, k.IPs...), k.C2IPs...) {
+			if !isPublic(ip) || (!slices.Contains(gr.ips, ip) && !slices.Contains(gr.c2IPs, ip)) {
+				t.Errorf("%s: published %s is not one of its public addresses", k.Group, ip)
+			}
+		}
+	}
+}
