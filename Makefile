@@ -44,6 +44,13 @@ fuzz:
 	@for f in FuzzJSON FuzzLines FuzzSyslog FuzzAccessLog FuzzSplitSyslogTCP FuzzZeekTSV; do \
 		$(GO) test ./internal/normalize -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 100x || exit 1; \
 	done
+	@for f in FuzzSTIX FuzzMISP FuzzList FuzzPattern FuzzMatch; do \
+		$(GO) test ./internal/ioc -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 100x || exit 1; \
+	done
+	@for f in FuzzPatternQuoting FuzzObjectsQuery; do \
+		$(GO) test ./internal/intel -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) || exit 1; \
+	done
+	$(GO) test ./internal/rating -run '^$$' -fuzz '^FuzzRate$$' -fuzztime $(FUZZTIME)
 
 # Download the public test data sets into ../shared/data (see docs/TESTDATA.md).
 testdata:
