@@ -4,11 +4,15 @@
 #     (internal/app/console_test.go) drive with chromedp;
 #   - Debian's crowdsec-custom-bouncer, the real CrowdSec bouncer that the
 #     decision tests (internal/decision/custom_bouncer_test.go) run against
-#     Mamori's CrowdSec-compatible API.
-# It does nothing when both are already there.
+#     Mamori's CrowdSec-compatible API;
+#   - Debian's clickhouse-server, which the ClickHouse event store tests
+#     (internal/store/clickhouse) start on loopback (scripts/clickhouse-test.sh).
+# It does nothing when they are already there.
 #
 # Needs root (or sudo) and apt. Usage: scripts/install-test-deps.sh
 set -eu
+
+sh "$(dirname "$0")/clickhouse-test.sh" install
 
 chromium=${MAMORI_CHROMIUM:-/usr/bin/chromium}
 bouncer=${MAMORI_CUSTOM_BOUNCER:-/usr/bin/crowdsec-custom-bouncer}
