@@ -814,13 +814,22 @@ func eventWhere(q store.EventQuery) (string, []any) {
 		case "event_id":
 			where, args = append(where, "event_id = ?"), append(args, f.Value)
 		default:
+			if strings.ContainsAny(f.Field, "\"\\") || strings.ContainsFunc(f.Field, func(r rune) bool { return r < 0x20 }) {
+				// Names a JSON path cannot quote: match the top-level key itself.
+				where = append(where, `EXISTS (SELECT 1 FROM json_each(`+fieldsExpr+`) WHERE key = ? AND lower(value) = lower(?))`)
+				args = append(args, f.Field, f.Value)
+				continue
+			}
 			// A field may hold one value or an array of them.
 			where = append(where, `EXISTS (SELECT 1 FROM json_each(`+fieldsExpr+`, ?) WHERE lower(value) = lower(?))`)
-			args = append(args, `$."`+strings.ReplaceAll(f.Field, `"`, ``)+`"`, f.Value)
+			args = append(args, `$."`+f.Field+`"`, f.Value)
 		}
 	}
 	if q.Text != "" {
-		where, args = append(where, "instr(lower("+fieldsExpr+"), lower(?)) > 0"), append(args, q.Text)
+		// The fields are searched in their JSON form: search for the text as
+		// JSON writes it (C:\Windows is stored as C:\\Windows).
+		esc := appendJSONString(nil, q.Text)
+		where, args = append(where, "instr(lower("+fieldsExpr+"), lower(?)) > 0"), append(args, string(esc[1:len(esc)-1]))
 	}
 	return strings.Join(where, " AND "), args
 }

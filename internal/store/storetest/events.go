@@ -42,6 +42,7 @@ func RunEvents(t *testing.T, open func(t *testing.T) EventStore) {
 		{"HostileStrings", testEvHostile},
 		{"EmptyTenantList", testEvEmptyTenants},
 		{"Retention", testEvRetention},
+		{"WindowsPathsAndOddNames", testEvWindowsPaths},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
@@ -399,4 +400,27 @@ func jsonPlain(s string) bool {
 		}
 	}
 	return true
+}
+
+// testEvWindowsPaths: text and filters find values with backslashes and
+// quotes as analysts type them, and odd field names work as filters.
+func testEvWindowsPaths(t *testing.T, s EventStore) {
+	appendEv(t, s,
+		ev("w1", "org-a", 0, "Image", `C:\Windows\System32\cmd.exe`, "CommandLine", `cmd /c "echo hi"`, `we"ird\name`, "v1"),
+		ev("w2", "org-a", time.Minute, "Image", `C:\Program Files\app.exe`),
+	)
+	all := []tenant.ID{"org-a"}
+	for _, tc := range []struct {
+		want string
+		q    store.EventQuery
+	}{
+		{"[w1]", store.EventQuery{Tenants: all, Text: `c:\windows\system32`}},
+		{"[w1]", store.EventQuery{Tenants: all, Text: `"echo hi"`}},
+		{"[w2]", store.EventQuery{Tenants: all, Filters: []store.Filter{{Field: "Image", Value: `c:\program files\APP.exe`}}}},
+		{"[w1]", store.EventQuery{Tenants: all, Filters: []store.Filter{{Field: `we"ird\name`, Value: "V1"}}}},
+	} {
+		if got := ids(searchEv(t, s, tc.q)); got != tc.want {
+			t.Errorf("search %+v = %s, want %s", tc.q, got, tc.want)
+		}
+	}
 }
