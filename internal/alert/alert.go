@@ -59,6 +59,10 @@ type Alert struct {
 	SrcASN      uint32        `json:"src_asn,omitempty"`
 	SrcASOrg    string        `json:"src_as_org,omitempty"`
 	SrcScope    string        `json:"src_scope,omitempty"` // public, private, own, reserved, ... (from enrichment)
+	DstIP       string        `json:"dst_ip,omitempty"`    // the destination address of the triggering event, when it has one
+	DstCountry  string        `json:"dst_country,omitempty"`
+	DstASN      uint32        `json:"dst_asn,omitempty"`
+	DstASOrg    string        `json:"dst_as_org,omitempty"`
 	Count       int           `json:"count"`
 	FirstSeen   time.Time     `json:"first_seen"`
 	LastSeen    time.Time     `json:"last_seen"`

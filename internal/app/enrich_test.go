@@ -77,6 +77,18 @@ func TestAlertsEnriched(t *testing.T) {
 		code, b := ts.do(t, "GET", "/api/v1/alerts?org=health&events=false", ts.tokens["national_analyst"], nil)
 		return code == 200 && strings.Contains(string(b), `"src_ip":"198.51.100.23"`) && strings.Contains(string(b), `"src_scope":"own"`)
 	})
+	// A connection to a known bad address: the alert carries its destination, enriched.
+	if code, b := ts.do(t, "POST", "/api/v1/indicators?format=list&source=test", ts.tokens["national_analyst"], []byte("185.220.101.9\n")); code != 200 {
+		t.Fatalf("import: %d %s", code, b)
+	}
+	if code, b := ts.do(t, "POST", "/_bulk", ts.tokens["ingest@bank"], []byte(sysmonConn("WS-3.bank.example", "185.220.101.9", 500))); code != 200 {
+		t.Fatalf("ingest: %d %s", code, b)
+	}
+	waitFor(t, "an alert with its destination's country and AS", func() bool {
+		code, b := ts.do(t, "GET", "/api/v1/alerts?events=false&q=Threat", ts.tokens["national_analyst"], nil)
+		return code == 200 && strings.Contains(string(b), `"dst_ip":"185.220.101.9"`) && strings.Contains(string(b), `"dst_country":"DE"`) &&
+			strings.Contains(string(b), `"dst_asn":64500`)
+	})
 	code, b := ts.do(t, "GET", "/api/v1/dashboard", ts.tokens["national_analyst"], nil)
 	if code != 200 || !strings.Contains(string(b), `"ip":"185.220.101.7"`) || !strings.Contains(string(b), `"country":"DE"`) {
 		t.Errorf("dashboard top sources lack the enrichment: %d %s", code, b)

@@ -455,6 +455,15 @@ func (s *Server) openSyslog(sc SyslogConfig) (*ingest.Syslog, error) {
 
 // enrichAlert adds the country and AS of the alert's source address.
 func (s *Server) enrichAlert(a *alert.Alert) {
+	if a.DstIP == "" {
+		a.DstIP = destinationOf(a.Event)
+	}
+	if a.DstIP != "" && a.DstCountry == "" && a.DstASN == 0 {
+		if ip, err := netip.ParseAddr(a.DstIP); err == nil {
+			info := s.enrich.LookupFor(a.Tenant, ip)
+			a.DstCountry, a.DstASN, a.DstASOrg = info.Country, info.ASN, info.ASOrg
+		}
+	}
 	if a.SrcIP == "" || a.SrcCountry != "" || a.SrcASN != 0 {
 		return
 	}
@@ -465,6 +474,24 @@ func (s *Server) enrichAlert(a *alert.Alert) {
 	info := s.enrich.LookupFor(a.Tenant, ip)
 	a.SrcCountry, a.SrcASN, a.SrcASOrg = info.Country, info.ASN, info.ASOrg
 	a.SrcScope = info.Scope.String()
+}
+
+// destinationFields name the destination address in the event shapes
+// Mamori normalizes (Sysmon, Windows firewall, Zeek, Suricata/ECS).
+var destinationFields = []string{"DestinationIp", "DestAddress", "dest_ip", "id.resp_h", "destination.ip", "dst_ip"}
+
+// destinationOf returns the destination address of an alert's event ("" when none).
+func destinationOf(fields []alert.Field) string {
+	for _, name := range destinationFields {
+		for _, f := range fields {
+			if f.Name == name {
+				if ip, err := netip.ParseAddr(strings.TrimSpace(f.Value)); err == nil {
+					return ip.Unmap().String()
+				}
+			}
+		}
+	}
+	return ""
 }
 
 // ruleSource finds a loaded rule (detection or correlation) by id.

@@ -153,6 +153,10 @@ CREATE TABLE IF NOT EXISTS alerts (
 	src_asn     INTEGER NOT NULL DEFAULT 0,
 	src_as_org  TEXT NOT NULL DEFAULT '',
 	src_scope   TEXT NOT NULL DEFAULT '',
+	dst_ip      TEXT NOT NULL DEFAULT '',
+	dst_country TEXT NOT NULL DEFAULT '',
+	dst_asn     INTEGER NOT NULL DEFAULT 0,
+	dst_as_org  TEXT NOT NULL DEFAULT '',
 	count       INTEGER NOT NULL,
 	first_seen  INTEGER NOT NULL,
 	last_seen   INTEGER NOT NULL,
@@ -289,6 +293,10 @@ func migrate(ctx context.Context, db *sql.DB) error {
 			{"src_asn", "INTEGER NOT NULL DEFAULT 0"},
 			{"src_as_org", "TEXT NOT NULL DEFAULT ''"},
 			{"src_scope", "TEXT NOT NULL DEFAULT ''"},
+			{"dst_ip", "TEXT NOT NULL DEFAULT ''"},
+			{"dst_country", "TEXT NOT NULL DEFAULT ''"},
+			{"dst_asn", "INTEGER NOT NULL DEFAULT 0"},
+			{"dst_as_org", "TEXT NOT NULL DEFAULT ''"},
 		} {
 			if !cols[c.name] {
 				if _, err := tx.ExecContext(ctx, `ALTER TABLE alerts ADD COLUMN `+c.name+` `+c.def); err != nil {
@@ -843,8 +851,9 @@ func (s *Store) CommitDetections(ctx context.Context, cursor string, seq int64, 
 	defer tx.Rollback()
 	if len(alerts) > 0 {
 		stmt, err := tx.PrepareContext(ctx, `INSERT INTO alerts(id, tenant, sector, rule_id, rule_title, rule_author, level, techniques, tactics,
-			host, user, src_ip, count, first_seen, last_seen, status, correlation, event_seq, event, updated, src_country, src_asn, src_as_org, src_scope)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			host, user, src_ip, count, first_seen, last_seen, status, correlation, event_seq, event, updated, src_country, src_asn, src_as_org, src_scope,
+			dst_ip, dst_country, dst_asn, dst_as_org)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT(id) DO UPDATE SET count = excluded.count, first_seen = excluded.first_seen, last_seen = excluded.last_seen`)
 		// Detection only ever moves count and the seen times of a stored
 		// alert: its triage state (status, assignee, resolution, updated)
@@ -867,7 +876,8 @@ func (s *Store) CommitDetections(ctx context.Context, cursor string, seq int64, 
 				corr = 1
 			}
 			if _, err := stmt.ExecContext(ctx, a.ID, string(a.Tenant), string(a.Sector), a.RuleID, a.RuleTitle, a.RuleAuthor, a.Level, string(tech), string(tac),
-				a.Host, a.User, a.SrcIP, a.Count, a.FirstSeen.UnixMilli(), a.LastSeen.UnixMilli(), string(a.Status), corr, a.EventSeq, string(ev), a.FirstSeen.UnixMilli(), a.SrcCountry, a.SrcASN, a.SrcASOrg, a.SrcScope); err != nil {
+				a.Host, a.User, a.SrcIP, a.Count, a.FirstSeen.UnixMilli(), a.LastSeen.UnixMilli(), string(a.Status), corr, a.EventSeq, string(ev), a.FirstSeen.UnixMilli(), a.SrcCountry, a.SrcASN, a.SrcASOrg, a.SrcScope,
+				a.DstIP, a.DstCountry, a.DstASN, a.DstASOrg); err != nil {
 				return fmt.Errorf("local store: store alert %s: %w", a.ID, err)
 			}
 		}
@@ -898,7 +908,7 @@ func (s *Store) Cursor(ctx context.Context, name string) (int64, error) {
 	return seq, err
 }
 
-const alertCols = `id, tenant, sector, rule_id, rule_title, rule_author, level, techniques, tactics, host, user, src_ip, count, first_seen, last_seen, status, correlation, event_seq, assignee, resolution, updated, src_country, src_asn, src_as_org, src_scope`
+const alertCols = `id, tenant, sector, rule_id, rule_title, rule_author, level, techniques, tactics, host, user, src_ip, count, first_seen, last_seen, status, correlation, event_seq, assignee, resolution, updated, src_country, src_asn, src_as_org, src_scope, dst_ip, dst_country, dst_asn, dst_as_org`
 
 // scanner is a *sql.Row or *sql.Rows.
 type scanner interface{ Scan(dest ...any) error }
@@ -910,7 +920,7 @@ func scanAlert(sc scanner, withEvent bool) (store.Alert, error) {
 	var first, last, updated int64
 	var corr int
 	dest := []any{&a.ID, &tid, &sector, &a.RuleID, &a.RuleTitle, &a.RuleAuthor, &a.Level, &tech, &tac, &a.Host, &a.User, &a.SrcIP, &a.Count, &first, &last, &status, &corr, &a.EventSeq,
-		&a.Assignee, &a.Resolution, &updated, &a.SrcCountry, &a.SrcASN, &a.SrcASOrg, &a.SrcScope}
+		&a.Assignee, &a.Resolution, &updated, &a.SrcCountry, &a.SrcASN, &a.SrcASOrg, &a.SrcScope, &a.DstIP, &a.DstCountry, &a.DstASN, &a.DstASOrg}
 	if withEvent {
 		dest = append(dest, &ev)
 	}

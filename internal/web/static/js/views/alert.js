@@ -82,7 +82,13 @@ export function mount(ctx) {
 
   function entities(a, since) {
     const row = (k, v, field) => h('div.kv', h('dt', k), h('dd', v ? pivot(v, field, since) : '—'));
-    return h('dl.kvs', row('Host', a.host, 'host'), row('User', a.user), row('Source IP', a.src_ip),
+    // Where an address is, from the GeoIP enrichment: country and AS.
+    const where = (country, asn, org) => [country, asn ? `AS${asn}${org ? ' ' + org : ''}` : ''].filter(Boolean).join(' · ');
+    const ipRow = (k, ip, country, asn, org) => h('div.kv', h('dt', k), h('dd', ip ? pivot(ip, null, since) : '—',
+      ip && where(country, asn, org) ? h('span.muted', ` ${where(country, asn, org)}`) : null));
+    return h('dl.kvs', row('Host', a.host, 'host'), row('User', a.user),
+      ipRow('Source IP', a.src_ip, a.src_country, a.src_asn, a.src_as_org),
+      a.dst_ip ? ipRow('Destination IP', a.dst_ip, a.dst_country, a.dst_asn, a.dst_as_org) : null,
       h('div.kv', h('dt', 'ATT&CK'), h('dd', (a.techniques || []).length ? (a.techniques || []).map((t) =>
         h('a.tech', { href: techniqueURL(t), target: '_blank', rel: 'noopener noreferrer', title: techniqueName(t) }, t, techniqueName(t) ? ` ${techniqueName(t)}` : '')) : '—',
       (a.tactics || []).length ? h('div.tactics', (a.tactics || []).map((t) => h('span.tag', tacticLabel(t)))) : null)),
