@@ -233,6 +233,23 @@ func (s *Server) feedPolicies(ctx context.Context, h *intelHub) {
 	}
 }
 
+// partnerCursors keeps each TAXII partner's poll cursor (the date_added of
+// the last object imported) in the store's cursors, so a restart resumes
+// where the last poll ended.
+type partnerCursors struct{ s *Server }
+
+func (c partnerCursors) Cursor(ctx context.Context, partner string) (time.Time, error) {
+	ns, err := c.s.store.Cursor(ctx, "taxii:"+partner)
+	if err != nil || ns == 0 {
+		return time.Time{}, err
+	}
+	return time.Unix(0, ns).UTC(), nil
+}
+
+func (c partnerCursors) SetCursor(ctx context.Context, partner string, t time.Time) error {
+	return c.s.store.CommitDetections(ctx, "taxii:"+partner, t.UnixNano(), nil)
+}
+
 // taxiiIndicators adapts the indicator store to the TAXII server.
 type taxiiIndicators struct{ h *intelHub }
 
@@ -319,7 +336,8 @@ func (s *Server) openIntel(ctx context.Context) error {
 			Password: p.Password, Token: p.Token, Every: time.Duration(p.Every)})
 	}
 	if len(partners) > 0 {
-		if h.poller, err = intel.NewPoller(intel.PollerConfig{Partners: partners, Parse: ioc.ParseSTIX, Store: taxiiIndicators{h}, Log: s.log}); err != nil {
+		if h.poller, err = intel.NewPoller(intel.PollerConfig{Partners: partners, Parse: ioc.ParseSTIX, Store: taxiiIndicators{h},
+			Cursors: partnerCursors{s}, Log: s.log}); err != nil {
 			return fmt.Errorf("intel.partners: %w", err)
 		}
 	}

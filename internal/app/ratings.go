@@ -162,8 +162,8 @@ func (r *rater) inputs(ctx context.Context, now time.Time) ([]rating.Input, erro
 }
 
 // sizeWeight is an organisation's weight in its sector's and the national
-// score: the square root of its size (hosts seen), at least 1, so a large
-// estate counts more than a small one without drowning it.
+// score: the square root of its size (declared assets, else hosts seen), at
+// least 1, so a large estate counts more than a small one without drowning it.
 func sizeWeight(hosts map[tenant.ID]int) func(tenant.ID) float64 {
 	return func(id tenant.ID) float64 { return math.Max(1, math.Sqrt(float64(hosts[id]))) }
 }
@@ -180,6 +180,9 @@ func (r *rater) refresh(ctx context.Context, now time.Time) (*query.Ratings, err
 	for _, in := range ins {
 		res.Orgs = append(res.Orgs, rating.Rate(in, now, r.model))
 		hosts[in.Org] = in.Hosts
+		if in.Assets > 0 {
+			hosts[in.Org] = in.Assets
+		}
 	}
 	res.National, res.Sectors = rating.Aggregate(res.Orgs, sizeWeight(hosts))
 	day := rating.Day(now)
