@@ -35,6 +35,7 @@ type serveFlags struct {
 	rules                           multiFlag
 	syslogUDP, syslogTCP, syslogOrg string
 	geoCountry, geoASN              string
+	nats                            string
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -48,6 +49,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.syslogOrg, "syslog-org", "", "organisation id owning the syslog listener given by flags")
 	fs.StringVar(&f.geoCountry, "geoip-country", "", "MMDB country database (GeoLite2-Country or ip-location-db) for IP enrichment")
 	fs.StringVar(&f.geoASN, "geoip-asn", "", "MMDB ASN database (GeoLite2-ASN or ip-location-db) for IP enrichment")
+	fs.StringVar(&f.nats, "nats", "", `NATS JetStream between ingest and detection: "embedded" (a server inside this process, state under the data directory) or nats://host:port,...`)
 }
 
 func (f *serveFlags) apply() (Config, error) {
@@ -78,6 +80,9 @@ func (f *serveFlags) apply() (Config, error) {
 	}
 	if f.logLevel != "" {
 		c.LogLevel = f.logLevel
+	}
+	if f.nats != "" {
+		c.NATS = f.nats
 	}
 	if f.syslogUDP != "" || f.syslogTCP != "" {
 		if f.syslogOrg == "" {

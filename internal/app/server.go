@@ -23,6 +23,7 @@ import (
 	"github.com/mamori-soc/mamori/internal/alert"
 	"github.com/mamori-soc/mamori/internal/api"
 	"github.com/mamori-soc/mamori/internal/auth"
+	"github.com/mamori-soc/mamori/internal/bus/natsbus"
 	"github.com/mamori-soc/mamori/internal/decision"
 	"github.com/mamori-soc/mamori/internal/detect"
 	"github.com/mamori-soc/mamori/internal/enrich"
@@ -56,6 +57,10 @@ type Config struct {
 	RatingEvery Duration        `yaml:"rating_interval"`
 	Decisions   DecisionsConfig `yaml:"decisions"`
 	Intel       IntelConfig     `yaml:"intel"`
+	// NATS puts JetStream between ingest and detection: "" keeps the
+	// in-process path, "embedded" runs a JetStream server inside this
+	// process (state under data/nats), else nats:// URLs (comma-separated).
+	NATS string `yaml:"nats"`
 }
 
 // DecisionsConfig configures prevention decisions (docs/DECISIONS.md).
@@ -170,17 +175,19 @@ type Server struct {
 	sectors  atomic.Pointer[map[tenant.ID]tenant.Sector]
 	disabled atomic.Pointer[map[tenant.ID]map[string]bool]
 
-	broker    *broker
-	enrich    *enrich.Enricher
-	incidents *incidentStage
-	rater     *rater
-	decisions *decision.Service
-	intel     *intelHub
-	classes   atomic.Pointer[classCache]
-	done      chan struct{} // closed when shutdown starts: ends live streams
-	ready     atomic.Bool
-	started   time.Time
-	alerts    atomic.Int64
+	broker     *broker
+	enrich     *enrich.Enricher
+	incidents  *incidentStage
+	rater      *rater
+	decisions  *decision.Service
+	intel      *intelHub
+	bus        *natsbus.Bus    // JetStream between ingest and detection (config nats:); nil: in process
+	natsServer *natsbus.Server // the embedded JetStream server (nats: embedded)
+	classes    atomic.Pointer[classCache]
+	done       chan struct{} // closed when shutdown starts: ends live streams
+	ready      atomic.Bool
+	started    time.Time
+	alerts     atomic.Int64
 }
 
 type rulesHolder struct {
@@ -381,6 +388,12 @@ func NewServer(ctx context.Context, cfg Config, log *slog.Logger) (*Server, erro
 			return m != nil && (*m)[t][rule]
 		},
 	}, lr.set, s.src, &alertSink{srv: s}, log)
+	if cfg.NATS != "" {
+		if err := s.openBus(ctx); err != nil {
+			st.Close()
+			return nil, fmt.Errorf("serve: %w", err)
+		}
+	}
 	if err := s.openIntel(ctx); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("serve: threat intelligence: %w", err)
@@ -553,7 +566,14 @@ func (s *Server) Run(ctx context.Context) error {
 	detCtx, stopDet := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() { defer wg.Done(); s.det.Run(detCtx, pos) }()
+	go func() {
+		defer wg.Done()
+		if s.bus != nil {
+			s.consumeBus(detCtx) // detection consumes the bus
+			return
+		}
+		s.det.Run(detCtx, pos)
+	}()
 	slCtx, stopSyslog := context.WithCancel(context.WithoutCancel(ctx))
 	for _, sl := range s.syslogs {
 		wg.Add(1)
@@ -582,9 +602,10 @@ func (s *Server) Run(ctx context.Context) error {
 	defer cancel()
 	_ = s.http.Shutdown(sctx)
 	stopSyslog()
-	// Let detection reach what was acknowledged, within the deadline.
+	// Let detection reach what was acknowledged, within the deadline (on
+	// the bus, what is not processed stays in JetStream for the next start).
 	last, _ := s.store.LastSeq(sctx)
-	for s.det.Stats.Position.Load() < last && sctx.Err() == nil {
+	for s.bus == nil && s.det.Stats.Position.Load() < last && sctx.Err() == nil {
 		s.det.Notify()
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -601,6 +622,7 @@ func (s *Server) closeAll() {
 	if s.ln != nil {
 		s.ln.Close()
 	}
+	s.closeBus()
 	s.store.Close()
 }
 
@@ -628,7 +650,7 @@ type eventSink struct{ srv *Server }
 func (e *eventSink) Publish(ctx context.Context, recs []ingest.Record) error {
 	s := e.srv
 	last, err := s.store.LastSeq(ctx)
-	if err == nil && last-s.det.Stats.Position.Load() > s.cfg.MaxLag {
+	if err == nil && s.bus == nil && last-s.det.Stats.Position.Load() > s.cfg.MaxLag {
 		return fmt.Errorf("detection is %d events behind: %w", last-s.det.Stats.Position.Load(), ingest.ErrBusy)
 	}
 	evs := make([]store.Event, len(recs))
@@ -650,6 +672,9 @@ func (e *eventSink) Publish(ctx context.Context, recs []ingest.Record) error {
 			}
 		}
 		evs[i] = se
+	}
+	if s.bus != nil {
+		return s.publishBatches(ctx, evs) // acknowledged once JetStream has them
 	}
 	if _, err := s.store.AppendEvents(ctx, evs); err != nil {
 		if errors.Is(err, store.ErrReadOnly) {
@@ -817,14 +842,21 @@ func (l *logSource) fromStore(ctx context.Context, after int64, max int) ([]dete
 }
 
 // alertSink folds hits into alerts and stores them with the cursor.
-type alertSink struct{ srv *Server }
+type alertSink struct {
+	srv    *Server
+	cursor string // the detection cursor committed with the alerts; "" means "detect"
+}
 
 func (a *alertSink) Commit(ctx context.Context, seq int64, hits []alert.Hit) error {
 	alerts := a.srv.folder.Fold(hits)
 	for i := range alerts {
 		a.srv.enrichAlert(&alerts[i])
 	}
-	if err := a.srv.store.CommitDetections(ctx, "detect", seq, alerts); err != nil {
+	cursor := a.cursor
+	if cursor == "" {
+		cursor = "detect"
+	}
+	if err := a.srv.store.CommitDetections(ctx, cursor, seq, alerts); err != nil {
 		return err
 	}
 	a.srv.broker.publish(alerts)

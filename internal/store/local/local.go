@@ -1298,6 +1298,7 @@ func (s *Store) DeleteBefore(ctx context.Context, t time.Time) (int64, error) {
 		`DELETE FROM campaign_orgs WHERE NOT EXISTS (SELECT 1 FROM campaigns WHERE campaigns.id = campaign_orgs.campaign_id) AND ? > 0`,
 		`DELETE FROM telemetry WHERE day + 86400000 <= ?`,
 		`DELETE FROM telemetry_hosts WHERE last < ?`,
+		`DELETE FROM cursors WHERE name LIKE 'batch:%' AND seq < ?`, // done-markers of bus batches (Unix ms)
 	} {
 		if _, err := s.db.ExecContext(ctx, q, ms); err != nil {
 			return n + m, fmt.Errorf("local store: retention: %w", err)

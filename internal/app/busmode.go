@@ -1,0 +1,179 @@
+package app
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/mamori-soc/mamori/internal/bus"
+	"github.com/mamori-soc/mamori/internal/bus/natsbus"
+	"github.com/mamori-soc/mamori/internal/detect"
+	"github.com/mamori-soc/mamori/internal/event"
+	"github.com/mamori-soc/mamori/internal/ingest"
+	"github.com/mamori-soc/mamori/internal/store"
+	"github.com/mamori-soc/mamori/internal/tenant"
+)
+
+// The bus path (config nats:): ingest publishes each request's records to
+// JetStream, one message per organisation, and answers the sender once
+// JetStream has acknowledged them; a worker consumes the organisation's
+// partition, stores the events (idempotent by id), runs detection and
+// commits the alerts together with a marker of the batch, then acknowledges
+// the message. A batch redelivered after a crash is either marked (its
+// alerts are stored: it is acknowledged again and nothing else happens) or
+// not (it is stored and detected again; nothing of it was committed).
+
+// batchMarker names the cursor that marks a batch as done; its value is
+// when it was done (Unix ms), so that retention can drop old markers.
+const batchMarker = "batch:"
+
+// openBus starts or connects the JetStream bus.
+func (s *Server) openBus(ctx context.Context) error {
+	// A short ack wait: a batch a dead worker held is redelivered after 10 s
+	// (a live worker's slow batch is kept alive by the bus meanwhile).
+	cfg := natsbus.Config{Logger: s.log, AckWait: 10 * time.Second, PinnedTTL: 5 * time.Second}
+	url := s.cfg.NATS
+	if strings.EqualFold(url, "embedded") {
+		dir := filepath.Join(s.cfg.Data, "nats")
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return err
+		}
+		srv, err := natsbus.Start(natsbus.ServerOptions{StoreDir: dir, Name: "mamori"})
+		if err != nil {
+			return fmt.Errorf("embedded nats: %w", err)
+		}
+		s.natsServer = srv
+		b, err := srv.Connect(ctx, cfg)
+		if err != nil {
+			srv.Shutdown()
+			return err
+		}
+		s.bus = b
+		return nil
+	}
+	b, err := natsbus.Connect(ctx, url, cfg)
+	if err != nil {
+		return fmt.Errorf("nats %s: %w", url, err)
+	}
+	s.bus = b
+	return nil
+}
+
+// publishBatches sends stored-form events to the bus, one message per
+// organisation, and returns once JetStream has acknowledged all of them.
+// The batch id is a hash of the events' ids, so a sender's retry of the
+// same records is one message.
+func (s *Server) publishBatches(ctx context.Context, evs []store.Event) error {
+	by := map[tenant.ID][]store.Event{}
+	var order []tenant.ID
+	for _, e := range evs {
+		if _, ok := by[e.Tenant]; !ok {
+			order = append(order, e.Tenant)
+		}
+		by[e.Tenant] = append(by[e.Tenant], e)
+	}
+	for _, t := range order {
+		batch := by[t]
+		h := sha256.New()
+		for _, e := range batch {
+			h.Write([]byte(e.ID))
+			h.Write([]byte{0})
+		}
+		payload, err := json.Marshal(batch)
+		if err != nil {
+			return err
+		}
+		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err = s.bus.Publish(pctx, string(t), hex.EncodeToString(h.Sum(nil)[:16]), payload)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("publish to the bus: %v: %w", err, ingest.ErrBusy)
+		}
+	}
+	return nil
+}
+
+// consumeBus runs the worker until ctx ends.
+func (s *Server) consumeBus(ctx context.Context) {
+	// The same name after a restart: the node takes its partitions back at
+	// once instead of waiting for its old membership to expire.
+	name, _ := os.Hostname()
+	h := sha256.Sum256([]byte(s.cfg.Data))
+	worker := sanitizeWorker(name) + "-" + hex.EncodeToString(h[:4])
+	for ctx.Err() == nil {
+		if err := s.bus.Consume(ctx, worker, s.handleBatch); err != nil && ctx.Err() == nil {
+			s.log.Error("bus: consuming", "err", err)
+			time.Sleep(time.Second)
+		}
+	}
+}
+
+func sanitizeWorker(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+			return r
+		}
+		return '-'
+	}, s)
+}
+
+// handleBatch stores, detects and commits one batch (see the file comment).
+func (s *Server) handleBatch(ctx context.Context, m bus.Msg) error {
+	marker := batchMarker + m.BatchID
+	if done, err := s.store.Cursor(ctx, marker); err != nil {
+		return err
+	} else if done != 0 {
+		return nil // committed before: acknowledged again
+	}
+	var evs []store.Event
+	if err := json.Unmarshal(m.Data, &evs); err != nil {
+		s.log.Error("bus: undecodable batch dropped", "batch", m.BatchID, "err", err)
+		return fmt.Errorf("%w: %v", bus.ErrDiscard, err)
+	}
+	if _, err := s.store.AppendEvents(ctx, evs); err != nil {
+		return err
+	}
+	items := make([]detect.Item, 0, len(evs))
+	var last int64
+	for i := range evs {
+		e := &evs[i]
+		fields := e.Fields
+		if len(fields) == 0 && len(e.Raw) > 0 {
+			var err error
+			if fields, err = decodeRaw(e.Source, e.Raw); err != nil {
+				continue
+			}
+		}
+		ev := &event.Event{Time: e.Time}
+		for _, f := range fields {
+			ev.AddString(f.Name, f.Value)
+		}
+		items = append(items, detect.Item{Seq: e.Seq, Tenant: e.Tenant, Event: ev})
+		last = max(last, e.Seq)
+	}
+	hits := s.det.Process(items)
+	sink := &alertSink{srv: s, cursor: marker}
+	if err := sink.Commit(ctx, time.Now().UnixMilli(), hits); err != nil {
+		return err
+	}
+	if last > s.det.Stats.Position.Load() {
+		s.det.Stats.Position.Store(last)
+	}
+	return nil
+}
+
+// closeBus stops the bus connection and the embedded server.
+func (s *Server) closeBus() {
+	if s.bus != nil {
+		s.bus.Close()
+	}
+	if s.natsServer != nil {
+		s.natsServer.Shutdown()
+	}
+}
