@@ -136,19 +136,32 @@ func (s *Server) handleBatch(ctx context.Context, m bus.Msg) error {
 		s.log.Error("bus: undecodable batch dropped", "batch", m.BatchID, "err", err)
 		return fmt.Errorf("%w: %v", bus.ErrDiscard, err)
 	}
-	if _, err := s.store.AppendEvents(ctx, evs); err != nil {
+	// The fields detection needs; ClickHouse also stores them (the
+	// embedded store derives them from the raw record when it reads).
+	_, inCH := s.data.(*eventsInClickHouse)
+	fieldsOf := make([][]store.Field, len(evs))
+	for i := range evs {
+		e := &evs[i]
+		fieldsOf[i] = e.Fields
+		if len(e.Fields) == 0 && len(e.Raw) > 0 {
+			if f, err := decodeRaw(e.Source, e.Raw); err == nil {
+				fieldsOf[i] = f
+			}
+		}
+		if inCH {
+			e.Fields = fieldsOf[i]
+		}
+	}
+	if _, err := s.data.AppendEvents(ctx, evs); err != nil {
 		return err
 	}
 	items := make([]detect.Item, 0, len(evs))
 	var last int64
 	for i := range evs {
 		e := &evs[i]
-		fields := e.Fields
-		if len(fields) == 0 && len(e.Raw) > 0 {
-			var err error
-			if fields, err = decodeRaw(e.Source, e.Raw); err != nil {
-				continue
-			}
+		fields := fieldsOf[i]
+		if len(fields) == 0 {
+			continue
 		}
 		ev := &event.Event{Time: e.Time}
 		for _, f := range fields {

@@ -39,7 +39,7 @@ var allowed = map[string][]string{
 	"bus":              {},
 	"bus/natsbus":      {"bus"},
 	"app": {"event", "evtx", "normalize", "sigma", "hunt", "rulepack", "ruleupdate", "tenant", "alert", "auth", "store", "store/local",
-		"ingest", "detect", "query", "api", "simulate", "web", "enrich", "incident", "rating", "ioc", "decision", "intel", "bus", "bus/natsbus"},
+		"ingest", "detect", "query", "api", "simulate", "web", "enrich", "incident", "rating", "ioc", "decision", "intel", "bus", "bus/natsbus", "store/clickhouse"},
 }
 
 // TestLayers enforces the one-way import graph of the internal packages.

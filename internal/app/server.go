@@ -34,6 +34,7 @@ import (
 	"github.com/mamori-soc/mamori/internal/query"
 	"github.com/mamori-soc/mamori/internal/sigma"
 	"github.com/mamori-soc/mamori/internal/store"
+	"github.com/mamori-soc/mamori/internal/store/clickhouse"
 	"github.com/mamori-soc/mamori/internal/store/local"
 	"github.com/mamori-soc/mamori/internal/tenant"
 	"github.com/mamori-soc/mamori/internal/web"
@@ -61,6 +62,9 @@ type Config struct {
 	// in-process path, "embedded" runs a JetStream server inside this
 	// process (state under data/nats), else nats:// URLs (comma-separated).
 	NATS string `yaml:"nats"`
+	// ClickHouse keeps events in ClickHouse (http://host:8123/database);
+	// it needs NATS (detection then takes events from the bus).
+	ClickHouse string `yaml:"clickhouse"`
 }
 
 // DecisionsConfig configures prevention decisions (docs/DECISIONS.md).
@@ -161,6 +165,7 @@ type Server struct {
 	cfg     Config
 	log     *slog.Logger
 	store   *local.Store
+	data    store.Store // what reads and writes go to: store, or events in ClickHouse and the rest in store
 	auth    *auth.Service
 	query   *query.Querier
 	det     *detect.Detector
@@ -305,7 +310,19 @@ func NewServer(ctx context.Context, cfg Config, log *slog.Logger) (*Server, erro
 	if err != nil {
 		return nil, err
 	}
-	s.store = st
+	s.store, s.data = st, st
+	if cfg.ClickHouse != "" {
+		if cfg.NATS == "" {
+			st.Close()
+			return nil, errors.New("serve: clickhouse: needs nats: (detection takes the events from the bus)")
+		}
+		ch, err := clickhouse.Open(ctx, clickhouse.Config{URL: cfg.ClickHouse}, log)
+		if err != nil {
+			st.Close()
+			return nil, fmt.Errorf("serve: %w", err)
+		}
+		s.data = &eventsInClickHouse{Store: st, ch: ch}
+	}
 	if s.auth, err = auth.Open(ctx, st.DB(), 0); err != nil {
 		st.Close()
 		return nil, err
@@ -321,7 +338,7 @@ func NewServer(ctx context.Context, cfg Config, log *slog.Logger) (*Server, erro
 	}
 	log.Info("rules loaded", "rules", len(lr.set.Rules), "correlations", len(lr.set.Correlations), "failed", len(lr.errs), "dirs", lr.dirs)
 	s.rules = &rulesHolder{set: lr.set, srv: s, errs: lr.errs}
-	s.query = query.New(st)
+	s.query = query.New(s.data)
 	if err := s.refreshTenants(ctx); err != nil {
 		st.Close()
 		return nil, err
@@ -371,7 +388,7 @@ func NewServer(ctx context.Context, cfg Config, log *slog.Logger) (*Server, erro
 		return nil, fmt.Errorf("serve: decisions: %w", err)
 	}
 	s.query.SetDecisions(s.decisions)
-	s.rater = newRater(st, log, s.ruleClasses)
+	s.rater = newRater(s.data, log, s.ruleClasses)
 	s.query.SetRatings(s.rater.Latest)
 	s.src = &logSource{st: st}
 	s.det = detect.New(detect.Config{
@@ -604,7 +621,7 @@ func (s *Server) Run(ctx context.Context) error {
 	stopSyslog()
 	// Let detection reach what was acknowledged, within the deadline (on
 	// the bus, what is not processed stays in JetStream for the next start).
-	last, _ := s.store.LastSeq(sctx)
+	last, _ := s.data.LastSeq(sctx)
 	for s.bus == nil && s.det.Stats.Position.Load() < last && sctx.Err() == nil {
 		s.det.Notify()
 		time.Sleep(20 * time.Millisecond)
@@ -623,14 +640,14 @@ func (s *Server) closeAll() {
 		s.ln.Close()
 	}
 	s.closeBus()
-	s.store.Close()
+	s.data.Close()
 }
 
 func (s *Server) retention(ctx context.Context) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
-		n, err := s.store.DeleteBefore(ctx, time.Now().Add(-time.Duration(s.cfg.Retention)))
+		n, err := s.data.DeleteBefore(ctx, time.Now().Add(-time.Duration(s.cfg.Retention)))
 		if err != nil && ctx.Err() == nil {
 			s.log.Warn("retention", "err", err)
 		} else if n > 0 {
@@ -649,7 +666,7 @@ type eventSink struct{ srv *Server }
 
 func (e *eventSink) Publish(ctx context.Context, recs []ingest.Record) error {
 	s := e.srv
-	last, err := s.store.LastSeq(ctx)
+	last, err := s.data.LastSeq(ctx)
 	if err == nil && s.bus == nil && last-s.det.Stats.Position.Load() > s.cfg.MaxLag {
 		return fmt.Errorf("detection is %d events behind: %w", last-s.det.Stats.Position.Load(), ingest.ErrBusy)
 	}
@@ -974,7 +991,7 @@ func (o *orgWriter) PutTenant(ctx context.Context, t tenant.Tenant) error {
 
 func (s *Server) writeMetrics(w io.Writer) {
 	acc, rej, busy, reqs := s.ingest.Stats().Snapshot()
-	last, _ := s.store.LastSeq(context.Background())
+	last, _ := s.data.LastSeq(context.Background())
 	pos := s.det.Stats.Position.Load()
 	set := s.rules.Set()
 	fmt.Fprintf(w, "# HELP mamori_ingest_events_total Events accepted by ingest.\n# TYPE mamori_ingest_events_total counter\nmamori_ingest_events_total %d\n", acc)

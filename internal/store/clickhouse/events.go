@@ -438,3 +438,43 @@ func (s *Store) DeleteBefore(ctx context.Context, t time.Time) (int64, error) {
 	}
 	return n, nil
 }
+
+// Telemetry describes the sources (ingest path and channel) and the hosts
+// the named tenants sent events from since a time, as store.Store's
+// Telemetry does (the rating reads it).
+func (s *Store) Telemetry(ctx context.Context, q store.TelemetryQuery) (*store.Telemetry, error) {
+	out := &store.Telemetry{Hosts: map[tenant.ID]int{}}
+	if len(q.Tenants) == 0 {
+		return out, nil
+	}
+	ids := slices.Clone(q.Tenants)
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	where := " WHERE tenant IN (" + quoteList(ids) + ") AND received >= " + num(q.Since.UnixMilli())
+	r, err := s.rows(ctx, "SELECT tenant, source, channel, toUInt64(uniqExact(id)), min(received), max(received) FROM "+s.table+where+
+		" GROUP BY tenant, source, channel ORDER BY tenant, source, channel")
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse store: telemetry: %w", err)
+	}
+	for r.more() {
+		src := store.TelemetrySource{Tenant: tenant.ID(r.string()), Source: r.string(), Channel: r.string()}
+		src.Events = int64(r.uint64())
+		src.FirstSeen, src.LastSeen = time.UnixMilli(r.int64()).UTC(), time.UnixMilli(r.int64()).UTC()
+		out.Sources = append(out.Sources, src)
+	}
+	if r.err != nil {
+		return nil, fmt.Errorf("clickhouse store: telemetry: %w", r.err)
+	}
+	h, err := s.rows(ctx, "SELECT tenant, toUInt64(uniqExact(host)) FROM "+s.table+where+" AND host != '' GROUP BY tenant")
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse store: telemetry hosts: %w", err)
+	}
+	for h.more() {
+		id, n := tenant.ID(h.string()), h.uint64()
+		out.Hosts[id] = int(n)
+	}
+	if h.err != nil {
+		return nil, fmt.Errorf("clickhouse store: telemetry hosts: %w", h.err)
+	}
+	return out, nil
+}

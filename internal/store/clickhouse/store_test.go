@@ -306,3 +306,27 @@ func TestConcurrentAppends(t *testing.T) {
 		t.Errorf("stored %d new, %d rows; want %d", stored, rows, want)
 	}
 }
+
+// TestTelemetry: sources and hosts per organisation, duplicates counted once.
+func TestTelemetry(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	a1 := ev("t1", "org-a", 0, "Channel", "Security", "Computer", "WS1")
+	a1.Host, a1.Channel, a1.Source = "WS1", "Security", "bulk"
+	a2 := ev("t2", "org-a", time.Minute, "Channel", "Security", "Computer", "WS2")
+	a2.Host, a2.Channel, a2.Source = "WS2", "Security", "bulk"
+	b1 := ev("t3", "org-b", 0, "Channel", "sshd")
+	b1.Channel, b1.Source = "sshd", "syslog-udp"
+	mustAppend(t, s, a1, a2, b1)
+	mustAppend(t, s, a1) // a retry
+	tel, err := s.Telemetry(ctx, store.TelemetryQuery{Tenants: []tenant.ID{"org-a"}, Since: t0.Add(-time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tel.Sources) != 1 || tel.Sources[0].Events != 2 || tel.Sources[0].Channel != "Security" || tel.Hosts["org-a"] != 2 || tel.Hosts["org-b"] != 0 {
+		t.Errorf("telemetry of org-a = %+v", tel)
+	}
+	if !tel.Sources[0].LastSeen.After(tel.Sources[0].FirstSeen) {
+		t.Errorf("first/last = %v/%v", tel.Sources[0].FirstSeen, tel.Sources[0].LastSeen)
+	}
+}
