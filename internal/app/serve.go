@@ -35,7 +35,7 @@ type serveFlags struct {
 	rules                           multiFlag
 	syslogUDP, syslogTCP, syslogOrg string
 	geoCountry, geoASN              string
-	nats, clickhouse                string
+	nats, clickhouse, role          string
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -49,6 +49,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.syslogOrg, "syslog-org", "", "organisation id owning the syslog listener given by flags")
 	fs.StringVar(&f.geoCountry, "geoip-country", "", "MMDB country database (GeoLite2-Country or ip-location-db) for IP enrichment")
 	fs.StringVar(&f.geoASN, "geoip-asn", "", "MMDB ASN database (GeoLite2-ASN or ip-location-db) for IP enrichment")
+	fs.StringVar(&f.role, "role", "", "with --nats: all (default), ingest (accept and publish only) or detect (consume and detect only)")
 	fs.StringVar(&f.clickhouse, "clickhouse", "", "keep events in ClickHouse (http://host:8123/database); needs --nats")
 	fs.StringVar(&f.nats, "nats", "", `NATS JetStream between ingest and detection: "embedded" (a server inside this process, state under the data directory) or nats://host:port,...`)
 }
@@ -87,6 +88,9 @@ func (f *serveFlags) apply() (Config, error) {
 	}
 	if f.clickhouse != "" {
 		c.ClickHouse = f.clickhouse
+	}
+	if f.role != "" {
+		c.Role = f.role
 	}
 	if f.syslogUDP != "" || f.syslogTCP != "" {
 		if f.syslogOrg == "" {

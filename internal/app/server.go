@@ -65,6 +65,10 @@ type Config struct {
 	// ClickHouse keeps events in ClickHouse (http://host:8123/database);
 	// it needs NATS (detection then takes events from the bus).
 	ClickHouse string `yaml:"clickhouse"`
+	// Role is the part of the work this node does with NATS: all (the
+	// default), ingest (accept and publish, no detection) or detect
+	// (consume and detect, no ingest endpoints or syslog listeners).
+	Role string `yaml:"role"`
 }
 
 // DecisionsConfig configures prevention decisions (docs/DECISIONS.md).
@@ -311,6 +315,17 @@ func NewServer(ctx context.Context, cfg Config, log *slog.Logger) (*Server, erro
 		return nil, err
 	}
 	s.store, s.data = st, st
+	switch cfg.Role {
+	case "", "all":
+	case "ingest", "detect":
+		if cfg.NATS == "" {
+			st.Close()
+			return nil, fmt.Errorf("serve: role %s needs nats: (the nodes meet on the bus)", cfg.Role)
+		}
+	default:
+		st.Close()
+		return nil, fmt.Errorf("serve: unknown role %q (want all, ingest or detect)", cfg.Role)
+	}
 	if cfg.ClickHouse != "" {
 		if cfg.NATS == "" {
 			st.Close()
@@ -418,6 +433,9 @@ func NewServer(ctx context.Context, cfg Config, log *slog.Logger) (*Server, erro
 	s.query.SetIndicators(s.intel)
 	s.ingest = ingest.NewHTTP(ingest.Config{}, &eventSink{srv: s}, &ingestAuth{a: s.auth}, log)
 	for _, sc := range cfg.Syslog {
+		if cfg.Role == "detect" {
+			break // a detection node takes no ingest
+		}
 		sl, err := s.openSyslog(sc)
 		if err != nil {
 			s.closeAll()
@@ -426,7 +444,9 @@ func NewServer(ctx context.Context, cfg Config, log *slog.Logger) (*Server, erro
 		s.syslogs = append(s.syslogs, sl)
 	}
 	mux := http.NewServeMux()
-	s.ingest.Register(mux)
+	if cfg.Role != "detect" {
+		s.ingest.Register(mux)
+	}
 	s.decisions.Register(mux) // the CrowdSec bouncer API (/v1/decisions...), keyed by X-Api-Key
 	// TAXII 2.1 by method: a bare "/taxii2/" would clash with the _bulk
 	// route ("POST /{index}/_bulk"), and every POST of TAXII is under the
@@ -586,7 +606,9 @@ func (s *Server) Run(ctx context.Context) error {
 	go func() {
 		defer wg.Done()
 		if s.bus != nil {
-			s.consumeBus(detCtx) // detection consumes the bus
+			if s.cfg.Role != "ingest" {
+				s.consumeBus(detCtx) // detection consumes the bus
+			}
 			return
 		}
 		s.det.Run(detCtx, pos)

@@ -1,0 +1,56 @@
+package app
+
+import (
+	"encoding/json"
+	"net/http"
+	"testing"
+
+	"github.com/mamori-soc/mamori/internal/bus/natsbus"
+)
+
+// TestRolesSplitAcrossNodes: an ingest node and a detection node meet on a
+// JetStream server: what the ingest node accepts, the detection node
+// detects; the detection node takes no ingest, the ingest node runs no
+// detection.
+func TestRolesSplitAcrossNodes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts real processes")
+	}
+	ns, err := natsbus.Start(natsbus.ServerOptions{StoreDir: t.TempDir(), Name: "test", ClientAddr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Shutdown()
+	bin := buildBinary(t)
+	nodes := map[string]string{}
+	toks := map[string]string{}
+	for _, role := range []string{"ingest", "detect"} {
+		data := t.TempDir()
+		runCLI(t, bin, "org", "add", "Org A", "--sector", "finance", "--id", "org-a", "--data", data)
+		toks["ingest@"+role] = runCLI(t, bin, "token", "create", "sender", "--role", "ingest", "--org", "org-a", "--data", data)
+		toks["read@"+role] = runCLI(t, bin, "token", "create", "reader", "--role", "national_analyst", "--data", data)
+		nodes[role] = startProcess(t, bin, data, "--nats", ns.ClientURL(), "--role", role).url
+	}
+	if err := postBatch(nodes["ingest"], toks["ingest@ingest"], crashBatch(7)); err != nil {
+		t.Fatalf("ingest node: %v", err)
+	}
+	alertsAt := func(role string) int {
+		req, _ := http.NewRequest("GET", nodes[role]+"/api/v1/alerts?events=false&rule_id=4d8b1f63-9a2e-4c5b-8e70-1f3a6d9c2b48", nil)
+		req.Header.Set("Authorization", "Bearer "+toks["read@"+role])
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return -1
+		}
+		defer resp.Body.Close()
+		var page struct{ Total int }
+		json.NewDecoder(resp.Body).Decode(&page)
+		return page.Total
+	}
+	waitFor(t, "the detection node's alert", func() bool { return alertsAt("detect") == 1 })
+	if n := alertsAt("ingest"); n != 0 {
+		t.Errorf("the ingest node detected: %d alerts", n)
+	}
+	if err := postBatch(nodes["detect"], toks["ingest@detect"], crashBatch(8)); err == nil {
+		t.Error("the detection node accepted ingest")
+	}
+}
