@@ -2,7 +2,9 @@ package app
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/mamori-soc/mamori/internal/bus/natsbus"
@@ -52,5 +54,15 @@ func TestRolesSplitAcrossNodes(t *testing.T) {
 	}
 	if err := postBatch(nodes["detect"], toks["ingest@detect"], crashBatch(8)); err == nil {
 		t.Error("the detection node accepted ingest")
+	}
+	// Consumer lag is in the metrics.
+	resp, err := http.Get(nodes["ingest"] + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), `mamori_bus_pending{partition="0"}`) || !strings.Contains(string(b), "mamori_bus_unacked") {
+		t.Errorf("metrics lack the bus lag:\n%s", b)
 	}
 }

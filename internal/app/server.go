@@ -1033,5 +1033,20 @@ func (s *Server) writeMetrics(w io.Writer) {
 	fmt.Fprintf(w, "# HELP mamori_incident_alerts_total Alerts grouped into incidents and campaigns.\n# TYPE mamori_incident_alerts_total counter\nmamori_incident_alerts_total %d\n", s.incidents.Alerts.Load())
 	fmt.Fprintf(w, "# HELP mamori_incident_grouping_seconds_total Time spent grouping alerts and linking campaigns (storage excluded).\n# TYPE mamori_incident_grouping_seconds_total counter\nmamori_incident_grouping_seconds_total %g\n", float64(s.incidents.Nanos.Load())/1e9)
 	fmt.Fprintf(w, "# HELP mamori_incident_store_failures_total Incident batches the store refused (healed by later alerts or the replay at start).\n# TYPE mamori_incident_store_failures_total counter\nmamori_incident_store_failures_total %d\n", s.incidents.Failures.Load())
+	if s.bus != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		lag, err := s.bus.Lag(ctx)
+		cancel()
+		if err == nil {
+			fmt.Fprintf(w, "# HELP mamori_bus_pending Batches in JetStream not yet delivered to a worker, per partition.\n# TYPE mamori_bus_pending gauge\n")
+			for _, l := range lag {
+				fmt.Fprintf(w, "mamori_bus_pending{partition=\"%d\"} %d\n", l.Partition, l.Pending)
+			}
+			fmt.Fprintf(w, "# HELP mamori_bus_unacked Batches delivered and not yet acknowledged, per partition.\n# TYPE mamori_bus_unacked gauge\n")
+			for _, l := range lag {
+				fmt.Fprintf(w, "mamori_bus_unacked{partition=\"%d\"} %d\n", l.Partition, l.Unacked)
+			}
+		}
+	}
 	fmt.Fprintf(w, "# HELP mamori_uptime_seconds Seconds since start.\n# TYPE mamori_uptime_seconds gauge\nmamori_uptime_seconds %g\n", time.Since(s.started).Seconds())
 }
