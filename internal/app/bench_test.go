@@ -57,6 +57,10 @@ func BenchmarkIngestBulk(b *testing.B) {
 		benchIngest(b, docs, Config{Rules: []string{filepath.Join(testdataDir(b), "sigma", "rules")}})
 	})
 	b.Run("rules=none", func(b *testing.B) { benchIngest(b, docs, Config{NoBuiltin: true}) })
+	// The same through NATS JetStream (an embedded server) between ingest and detection.
+	b.Run("rules=sigmahq,bus=embedded", func(b *testing.B) {
+		benchIngest(b, docs, Config{Rules: []string{filepath.Join(testdataDir(b), "sigma", "rules")}, NATS: "embedded"})
+	})
 }
 
 func benchIngest(b *testing.B, docs [][]byte, cfg Config) {
@@ -166,7 +170,22 @@ func benchIngest(b *testing.B, docs [][]byte, cfg Config) {
 		}
 		close(jobs)
 		wg.Wait()
-		// The round ends when detection has caught up with everything stored.
+		// The round ends when detection has caught up with everything stored
+		// (on the bus, first with everything JetStream holds).
+		for srv.bus != nil {
+			lag, err := srv.bus.Lag(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			busy := false
+			for _, l := range lag {
+				busy = busy || l.Pending > 0 || l.Unacked > 0
+			}
+			if !busy {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
 		last, _ := srv.store.LastSeq(ctx)
 		for srv.det.Stats.Position.Load() < last {
 			time.Sleep(time.Millisecond)

@@ -79,22 +79,57 @@ func (s *Server) publishBatches(ctx context.Context, evs []store.Event) error {
 		by[e.Tenant] = append(by[e.Tenant], e)
 	}
 	for _, t := range order {
-		batch := by[t]
-		h := sha256.New()
-		for _, e := range batch {
-			h.Write([]byte(e.ID))
-			h.Write([]byte{0})
+		for _, batch := range chunks(by[t]) {
+			if err := s.publishBatch(ctx, t, batch); err != nil {
+				return err
+			}
 		}
-		payload, err := json.Marshal(batch)
-		if err != nil {
-			return err
+	}
+	return nil
+}
+
+// maxBatchBytes keeps a message under NATS's default 1 MiB payload limit
+// (raw records travel base64-encoded inside the JSON).
+const maxBatchBytes = 512 << 10
+
+// chunks cuts one organisation's events into messages of at most about
+// maxBatchBytes.
+func chunks(evs []store.Event) [][]store.Event {
+	var out [][]store.Event
+	start, size := 0, 0
+	for i := range evs {
+		n := 256 + len(evs[i].Raw)*4/3
+		for _, f := range evs[i].Fields {
+			n += len(f.Name) + len(f.Value) + 32
 		}
-		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err = s.bus.Publish(pctx, string(t), hex.EncodeToString(h.Sum(nil)[:16]), payload)
-		cancel()
-		if err != nil {
-			return fmt.Errorf("publish to the bus: %v: %w", err, ingest.ErrBusy)
+		if i > start && size+n > maxBatchBytes {
+			out = append(out, evs[start:i])
+			start, size = i, 0
 		}
+		size += n
+	}
+	if start < len(evs) {
+		out = append(out, evs[start:])
+	}
+	return out
+}
+
+// publishBatch sends one message; its id is a hash of the events' ids, so
+// a sender's retry of the same records is stored once.
+func (s *Server) publishBatch(ctx context.Context, t tenant.ID, batch []store.Event) error {
+	h := sha256.New()
+	for _, e := range batch {
+		h.Write([]byte(e.ID))
+		h.Write([]byte{0})
+	}
+	payload, err := json.Marshal(batch)
+	if err != nil {
+		return err
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := s.bus.Publish(pctx, string(t), hex.EncodeToString(h.Sum(nil)[:16]), payload); err != nil {
+		return fmt.Errorf("publish to the bus: %v: %w", err, ingest.ErrBusy)
 	}
 	return nil
 }
