@@ -99,16 +99,7 @@ func (a *API) incidentDetail(w http.ResponseWriter, r *http.Request, p auth.Prin
 		return
 	}
 	names := a.orgNames(r.Context(), p.Scope())
-	audit := d.Audit
-	if audit == nil {
-		audit = []store.AuditEntry{}
-	}
-	comments := []commentJSON{}
-	for _, e := range audit {
-		if e.Action == store.ActionComment {
-			comments = append(comments, commentJSON{At: e.At, User: e.User, Text: e.Comment})
-		}
-	}
+	audit, comments := auditAndComments(d.Audit)
 	timeline := make([]timelineJSON, 0, len(d.Timeline))
 	for _, it := range d.Timeline {
 		j := timelineJSON{TimelineItem: it, Alert: toAlertJSON(it.Alert, names, false),

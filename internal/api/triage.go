@@ -49,6 +49,21 @@ type commentJSON struct {
 	Text string    `json:"text"`
 }
 
+// auditAndComments is an audit trail as the detail endpoints show it (never
+// null) and the comments in it.
+func auditAndComments(audit []store.AuditEntry) ([]store.AuditEntry, []commentJSON) {
+	if audit == nil {
+		audit = []store.AuditEntry{}
+	}
+	comments := []commentJSON{}
+	for _, e := range audit {
+		if e.Action == store.ActionComment {
+			comments = append(comments, commentJSON{At: e.At, User: e.User, Text: e.Comment})
+		}
+	}
+	return audit, comments
+}
+
 func (a *API) alertDetail(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	id := r.PathValue("id")
 	d, err := a.o.Query.Alert(r.Context(), p.Scope(), id)
@@ -61,16 +76,7 @@ func (a *API) alertDetail(w http.ResponseWriter, r *http.Request, p auth.Princip
 		return
 	}
 	names := a.orgNames(r.Context(), p.Scope())
-	audit := d.Audit
-	if audit == nil {
-		audit = []store.AuditEntry{}
-	}
-	comments := []commentJSON{}
-	for _, e := range d.Audit {
-		if e.Action == store.ActionComment {
-			comments = append(comments, commentJSON{At: e.At, User: e.User, Text: e.Comment})
-		}
-	}
+	audit, comments := auditAndComments(d.Audit)
 	related := make([]alertJSON, 0, len(d.Related))
 	for _, al := range d.Related {
 		related = append(related, toAlertJSON(al, names, false))

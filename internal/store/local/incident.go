@@ -173,7 +173,7 @@ func (s *Store) CommitIncidents(ctx context.Context, incs []incident.Incident, c
 			if _, err := tx.ExecContext(ctx, `UPDATE incidents SET status = 'in_progress', resolution = '', closed = 0, updated = ? WHERE id = ?`, now.UnixMilli(), inc.ID); err != nil {
 				return fmt.Errorf("local store: reopen incident %s: %w", inc.ID, err)
 			}
-			if err := auditIncident(ctx, tx, inc.ID, inc.Tenant, store.AuditEntry{At: now, User: "mamori", Action: store.ActionStatus,
+			if err := incidentTrail.write(ctx, tx, inc.ID, inc.Tenant, store.AuditEntry{At: now, User: "mamori", Action: store.ActionStatus,
 				From: string(alert.StatusClosed), To: string(alert.StatusInProgress), Comment: "reopened: new alerts joined the incident"}); err != nil {
 				return err
 			}
@@ -190,7 +190,7 @@ func (s *Store) CommitIncidents(ctx context.Context, incs []incident.Incident, c
 			if _, err := tx.ExecContext(ctx, `UPDATE incident_audit SET incident_id = ? WHERE incident_id = ?`, inc.ID, old); err != nil {
 				return fmt.Errorf("local store: merge incident %s: %w", old, err)
 			}
-			if err := auditIncident(ctx, tx, inc.ID, inc.Tenant, store.AuditEntry{At: now, User: "mamori", Action: store.ActionComment,
+			if err := incidentTrail.write(ctx, tx, inc.ID, inc.Tenant, store.AuditEntry{At: now, User: "mamori", Action: store.ActionComment,
 				Comment: "incident " + old + " merged into this one: an alert linked them"}); err != nil {
 				return err
 			}
@@ -234,11 +234,7 @@ func (s *Store) CommitIncidents(ctx context.Context, incs []incident.Incident, c
 }
 
 func auditIncident(ctx context.Context, tx *sql.Tx, id string, t tenant.ID, e store.AuditEntry) error {
-	if _, err := tx.ExecContext(ctx, `INSERT INTO incident_audit(incident_id, tenant, at, user, action, from_value, to_value, comment)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, id, string(t), e.At.UnixMilli(), e.User, e.Action, e.From, e.To, e.Comment); err != nil {
-		return fmt.Errorf("local store: audit incident %s: %w", id, err)
-	}
-	return nil
+	return incidentTrail.write(ctx, tx, id, t, e)
 }
 
 const severityRankSQL = `(CASE severity WHEN 'critical' THEN 4 WHEN 'high' THEN 3 WHEN 'medium' THEN 2 WHEN 'low' THEN 1 ELSE 0 END)`
@@ -356,24 +352,11 @@ func (s *Store) IncidentAudit(ctx context.Context, tenants []tenant.ID, id strin
 	if len(tenants) == 0 {
 		return nil, nil
 	}
-	ph, args := inList(tenants, []any{id})
-	rows, err := s.rdb.QueryContext(ctx, `SELECT at, user, action, from_value, to_value, comment FROM incident_audit
-		WHERE incident_id = ? AND tenant IN (`+ph+`) ORDER BY id`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("local store: incident audit %s: %w", id, err)
+	out, err := incidentTrail.read(ctx, s.rdb, tenants, id)
+	if out == nil && err == nil {
+		out = []store.AuditEntry{}
 	}
-	defer rows.Close()
-	out := []store.AuditEntry{}
-	for rows.Next() {
-		var e store.AuditEntry
-		var at int64
-		if err := rows.Scan(&at, &e.User, &e.Action, &e.From, &e.To, &e.Comment); err != nil {
-			return nil, fmt.Errorf("local store: incident audit %s: %w", id, err)
-		}
-		e.At = time.UnixMilli(at).UTC()
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return out, err
 }
 
 // UpdateIncidents implements store.Store.
@@ -409,7 +392,7 @@ func (s *Store) UpdateIncidents(ctx context.Context, tenants []tenant.ID, ids []
 				return nil, fmt.Errorf("local store: update incident %s: %w", id, err)
 			}
 			for _, e := range audit {
-				if err := auditIncident(ctx, tx, inc.ID, inc.Tenant, e); err != nil {
+				if err := incidentTrail.write(ctx, tx, inc.ID, inc.Tenant, e); err != nil {
 					return nil, err
 				}
 			}

@@ -80,24 +80,7 @@ func (s *Store) AlertAudit(ctx context.Context, tenants []tenant.ID, id string) 
 	if len(tenants) == 0 {
 		return nil, nil
 	}
-	ph, args := inList(tenants, []any{id})
-	rows, err := s.rdb.QueryContext(ctx, `SELECT at, user, action, from_value, to_value, comment FROM alert_audit
-		WHERE alert_id = ? AND tenant IN (`+ph+`) ORDER BY id`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("local store: audit of %s: %w", id, err)
-	}
-	defer rows.Close()
-	var out []store.AuditEntry
-	for rows.Next() {
-		var e store.AuditEntry
-		var at int64
-		if err := rows.Scan(&at, &e.User, &e.Action, &e.From, &e.To, &e.Comment); err != nil {
-			return nil, fmt.Errorf("local store: audit of %s: %w", id, err)
-		}
-		e.At = time.UnixMilli(at).UTC()
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return alertTrail.read(ctx, s.rdb, tenants, id)
 }
 
 // RelatedAlerts implements store.Store.
@@ -180,9 +163,8 @@ func (s *Store) UpdateAlerts(ctx context.Context, tenants []tenant.ID, ids []str
 				return nil, fmt.Errorf("local store: update alert %s: %w", id, err)
 			}
 			for _, e := range audit {
-				if _, err := tx.ExecContext(ctx, `INSERT INTO alert_audit(alert_id, tenant, at, user, action, from_value, to_value, comment)
-					VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, a.ID, string(a.Tenant), e.At.UnixMilli(), e.User, e.Action, e.From, e.To, e.Comment); err != nil {
-					return nil, fmt.Errorf("local store: audit alert %s: %w", id, err)
+				if err := alertTrail.write(ctx, tx, a.ID, a.Tenant, e); err != nil {
+					return nil, err
 				}
 			}
 		}
