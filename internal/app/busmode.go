@@ -11,12 +11,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mamori-soc/mamori/internal/alert"
 	"github.com/mamori-soc/mamori/internal/bus"
 	"github.com/mamori-soc/mamori/internal/bus/natsbus"
 	"github.com/mamori-soc/mamori/internal/detect"
 	"github.com/mamori-soc/mamori/internal/event"
 	"github.com/mamori-soc/mamori/internal/ingest"
 	"github.com/mamori-soc/mamori/internal/store"
+	"github.com/mamori-soc/mamori/internal/store/replica"
 	"github.com/mamori-soc/mamori/internal/tenant"
 )
 
@@ -173,7 +175,7 @@ func (s *Server) handleBatch(ctx context.Context, m bus.Msg) error {
 	}
 	// The fields detection needs; ClickHouse also stores them (the
 	// embedded store derives them from the raw record when it reads).
-	_, inCH := s.data.(*eventsInClickHouse)
+	inCH := s.cfg.ClickHouse != ""
 	fieldsOf := make([][]store.Field, len(evs))
 	for i := range evs {
 		e := &evs[i]
@@ -206,6 +208,13 @@ func (s *Server) handleBatch(ctx context.Context, m bus.Msg) error {
 		last = max(last, e.Seq)
 	}
 	hits := s.det.Process(items)
+	if len(hits) > 0 && s.replica != nil {
+		// Fold onto what every worker logged before: this partition may
+		// have been another worker's until a moment ago.
+		if err := s.replica.CatchUp(ctx); err != nil {
+			return err
+		}
+	}
 	sink := &alertSink{srv: s, cursor: marker}
 	if err := sink.Commit(ctx, time.Now().UnixMilli(), hits); err != nil {
 		return err
@@ -224,4 +233,84 @@ func (s *Server) closeBus() {
 	if s.natsServer != nil {
 		s.natsServer.Shutdown()
 	}
+}
+
+// openShared connects the bus and the shared state: with several nodes,
+// alerts, triage and organisations go through the JetStream state log
+// and every node applies it to its own store (package replica).
+func (s *Server) openShared(ctx context.Context) error {
+	if err := s.openBus(ctx); err != nil {
+		return err
+	}
+	sl, err := s.bus.StateLog(ctx, time.Duration(s.cfg.Retention))
+	if err != nil {
+		s.closeBus()
+		return err
+	}
+	r, err := replica.New(ctx, s.data, sl, replica.Hooks{
+		Detections: func(ctx context.Context, alerts []alert.Alert, at time.Time) {
+			for i := range alerts {
+				s.folder.Remember(&alerts[i]) // a worker taking over this organisation continues its alerts
+			}
+			s.broker.publish(alerts)
+			if err := s.incidents.add(ctx, alerts, at.UTC()); err != nil {
+				s.log.Warn("incidents not stored", "err", err)
+			}
+		},
+		Triaged: func(ctx context.Context, alerts []alert.Alert) {
+			for i := range alerts {
+				s.folder.Update(&alerts[i])
+			}
+			s.broker.publish(alerts)
+		},
+		Tenants: func(ctx context.Context) {
+			if err := s.refreshTenants(ctx); err != nil {
+				s.log.Warn("organisations not refreshed", "err", err)
+			}
+		},
+	}, s.log)
+	if err != nil {
+		s.closeBus()
+		return err
+	}
+	s.replica, s.data = r, r
+	return nil
+}
+
+// syncState waits until this node has applied the state log as it stood
+// at start, then announces the organisations created on this node's data
+// directory. It returns false when ctx ended first.
+func (s *Server) syncState(ctx context.Context) bool {
+	for {
+		err := s.replica.CatchUp(ctx)
+		if err == nil {
+			var ts []tenant.Tenant
+			if ts, err = s.store.Tenants(ctx); err == nil {
+				err = s.replica.Announce(ctx, ts)
+			}
+		}
+		if err == nil {
+			s.caughtUp.Store(true)
+			s.log.Info("shared state applied", "records", s.replica.Applied())
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		s.log.Warn("shared state: catching up", "err", err)
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// shared is where writes of shared state go: the state log when there is
+// one, else the node's own store.
+func (s *Server) shared() store.Store {
+	if s.replica != nil {
+		return s.replica
+	}
+	return s.store
 }

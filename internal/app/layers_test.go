@@ -25,6 +25,7 @@ var allowed = map[string][]string{
 	"store/local":      {"tenant", "alert", "incident", "store"},
 	"store/storetest":  {"tenant", "alert", "incident", "store"},
 	"store/clickhouse": {"tenant", "store"},
+	"store/replica":    {"tenant", "alert", "store"},
 	"query":            {"tenant", "store", "alert", "incident", "rating", "decision", "ioc", "intel"},
 	"api":              {"tenant", "event", "alert", "auth", "query", "store", "sigma", "incident", "rating", "ioc", "decision", "intel"},
 	"simulate":         {"tenant", "event"},
@@ -39,7 +40,7 @@ var allowed = map[string][]string{
 	"bus":              {},
 	"bus/natsbus":      {"bus"},
 	"app": {"event", "evtx", "normalize", "sigma", "hunt", "rulepack", "ruleupdate", "tenant", "alert", "auth", "store", "store/local",
-		"ingest", "detect", "query", "api", "simulate", "web", "enrich", "incident", "rating", "ioc", "decision", "intel", "bus", "bus/natsbus", "store/clickhouse"},
+		"ingest", "detect", "query", "api", "simulate", "web", "enrich", "incident", "rating", "ioc", "decision", "intel", "bus", "bus/natsbus", "store/clickhouse", "store/replica"},
 }
 
 // TestLayers enforces the one-way import graph of the internal packages.

@@ -32,10 +32,11 @@ func TestPartnerSharing(t *testing.T) {
 	if inds.Indicators[0].Source != "centre-a" {
 		t.Errorf("imported indicator = %+v, want source centre-a", inds.Indicators[0])
 	}
-	cur, err := b.srv.store.Cursor(context.Background(), "taxii:centre-a")
-	if err != nil || cur == 0 {
-		t.Errorf("B's cursor for A = %d, %v; want it stored", cur, err)
-	}
+	// The poller stores its cursor right after the import it follows.
+	waitFor(t, "B's cursor for A", func() bool {
+		cur, err := b.srv.store.Cursor(context.Background(), "taxii:centre-a")
+		return err == nil && cur != 0
+	})
 	// B detects with what A shared.
 	if code, body := b.do(t, "POST", "/_bulk", b.tokens["ingest@health"], []byte(sysmonConn("WS-1.health.example", "192.0.2.150", 1))); code != 200 {
 		t.Fatalf("bulk: %d %s", code, body)

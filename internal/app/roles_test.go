@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -48,9 +49,14 @@ func TestRolesSplitAcrossNodes(t *testing.T) {
 		json.NewDecoder(resp.Body).Decode(&page)
 		return page.Total
 	}
+	// Alerts are shared state: every node shows the one the detection node raised.
 	waitFor(t, "the detection node's alert", func() bool { return alertsAt("detect") == 1 })
-	if n := alertsAt("ingest"); n != 0 {
-		t.Errorf("the ingest node detected: %d alerts", n)
+	waitFor(t, "the alert on the ingest node", func() bool { return alertsAt("ingest") == 1 })
+	if n := metric(t, nodes["ingest"], "mamori_detect_events_total"); n != 0 {
+		t.Errorf("the ingest node ran detection on %v events", n)
+	}
+	if n := metric(t, nodes["detect"], "mamori_detect_events_total"); n == 0 {
+		t.Error("the detection node counts no detected events")
 	}
 	if err := postBatch(nodes["detect"], toks["ingest@detect"], crashBatch(8)); err == nil {
 		t.Error("the detection node accepted ingest")
@@ -65,4 +71,26 @@ func TestRolesSplitAcrossNodes(t *testing.T) {
 	if !strings.Contains(string(b), `mamori_bus_pending{partition="0"}`) || !strings.Contains(string(b), "mamori_bus_unacked") {
 		t.Errorf("metrics lack the bus lag:\n%s", b)
 	}
+}
+
+// metric reads one unlabelled value from a node's /metrics.
+func metric(t *testing.T, url, name string) float64 {
+	t.Helper()
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				t.Fatalf("metric %s: %v", name, err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("metric %s missing from %s/metrics", name, url)
+	return 0
 }

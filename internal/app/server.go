@@ -36,6 +36,7 @@ import (
 	"github.com/mamori-soc/mamori/internal/store"
 	"github.com/mamori-soc/mamori/internal/store/clickhouse"
 	"github.com/mamori-soc/mamori/internal/store/local"
+	"github.com/mamori-soc/mamori/internal/store/replica"
 	"github.com/mamori-soc/mamori/internal/tenant"
 	"github.com/mamori-soc/mamori/internal/web"
 )
@@ -192,6 +193,8 @@ type Server struct {
 	intel      *intelHub
 	bus        *natsbus.Bus    // JetStream between ingest and detection (config nats:); nil: in process
 	natsServer *natsbus.Server // the embedded JetStream server (nats: embedded)
+	replica    *replica.Store  // shared state through JetStream (config nats:); nil: this node's own
+	caughtUp   atomic.Bool     // the replica has applied the state log as it was at start
 	classes    atomic.Pointer[classCache]
 	done       chan struct{} // closed when shutdown starts: ends live streams
 	ready      atomic.Bool
@@ -223,7 +226,7 @@ func (h *rulesHolder) SetEnabled(ctx context.Context, t tenant.ID, ruleID string
 			return fmt.Errorf("no loaded rule has id %q", ruleID)
 		}
 	}
-	if err := h.srv.store.SetRuleEnabled(ctx, t, ruleID, enabled); err != nil {
+	if err := h.srv.shared().SetRuleEnabled(ctx, t, ruleID, enabled); err != nil {
 		return err
 	}
 	return h.srv.refreshTenants(ctx)
@@ -338,6 +341,12 @@ func NewServer(ctx context.Context, cfg Config, log *slog.Logger) (*Server, erro
 		}
 		s.data = &eventsInClickHouse{Store: st, ch: ch}
 	}
+	if cfg.NATS != "" {
+		if err := s.openShared(ctx); err != nil {
+			s.data.Close()
+			return nil, fmt.Errorf("serve: %w", err)
+		}
+	}
 	if s.auth, err = auth.Open(ctx, st.DB(), 0); err != nil {
 		st.Close()
 		return nil, err
@@ -420,12 +429,6 @@ func NewServer(ctx context.Context, cfg Config, log *slog.Logger) (*Server, erro
 			return m != nil && (*m)[t][rule]
 		},
 	}, lr.set, s.src, &alertSink{srv: s}, log)
-	if cfg.NATS != "" {
-		if err := s.openBus(ctx); err != nil {
-			st.Close()
-			return nil, fmt.Errorf("serve: %w", err)
-		}
-	}
 	if err := s.openIntel(ctx); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("serve: threat intelligence: %w", err)
@@ -461,6 +464,9 @@ func NewServer(ctx context.Context, cfg Config, log *slog.Logger) (*Server, erro
 			if !s.ready.Load() {
 				return errors.New("starting")
 			}
+			if s.replica != nil && !s.caughtUp.Load() {
+				return errors.New("applying the shared state log")
+			}
 			return nil
 		},
 		RuleSource: s.ruleSource,
@@ -468,6 +474,9 @@ func NewServer(ctx context.Context, cfg Config, log *slog.Logger) (*Server, erro
 		Subscribe:  s.broker.Subscribe,
 		Done:       s.done,
 		Triaged: func(ctx context.Context, alerts []alert.Alert) {
+			if s.replica != nil {
+				return // every node hears of it when it applies the change (replicaHooks)
+			}
 			for i := range alerts {
 				s.folder.Update(&alerts[i])
 			}
@@ -606,6 +615,9 @@ func (s *Server) Run(ctx context.Context) error {
 	go func() {
 		defer wg.Done()
 		if s.bus != nil {
+			if s.replica != nil && !s.syncState(detCtx) {
+				return
+			}
 			if s.cfg.Role != "ingest" {
 				s.consumeBus(detCtx) // detection consumes the bus
 			}
@@ -617,6 +629,10 @@ func (s *Server) Run(ctx context.Context) error {
 	for _, sl := range s.syslogs {
 		wg.Add(1)
 		go func() { defer wg.Done(); sl.Serve(slCtx) }()
+	}
+	if s.replica != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.replica.Run(detCtx) }()
 	}
 	wg.Add(1)
 	go func() { defer wg.Done(); s.retention(detCtx) }()
@@ -895,15 +911,25 @@ func (a *alertSink) Commit(ctx context.Context, seq int64, hits []alert.Hit) err
 	if cursor == "" {
 		cursor = "detect"
 	}
-	if err := a.srv.store.CommitDetections(ctx, cursor, seq, alerts); err != nil {
-		return err
-	}
-	a.srv.broker.publish(alerts)
-	a.srv.alerts.Add(int64(len(hits)))
-	// The alerts are safe; a failure here is healed by the next alert of
-	// the incident or by the replay at the next start.
-	if err := a.srv.incidents.add(ctx, alerts, time.Now().UTC()); err != nil {
-		a.srv.log.Warn("incidents not stored", "err", err)
+	if r := a.srv.replica; r != nil {
+		// Shared state: the alerts go to the state log, and every node
+		// (this one too) stores them, groups them into incidents and
+		// streams them to consoles when it applies the record.
+		if err := r.CommitDetections(ctx, cursor, seq, alerts); err != nil {
+			return err
+		}
+		a.srv.alerts.Add(int64(len(hits)))
+	} else {
+		if err := a.srv.store.CommitDetections(ctx, cursor, seq, alerts); err != nil {
+			return err
+		}
+		a.srv.broker.publish(alerts)
+		a.srv.alerts.Add(int64(len(hits)))
+		// The alerts are safe; a failure here is healed by the next alert of
+		// the incident or by the replay at the next start.
+		if err := a.srv.incidents.add(ctx, alerts, time.Now().UTC()); err != nil {
+			a.srv.log.Warn("incidents not stored", "err", err)
+		}
 	}
 	a.srv.rulePolicies(ctx, alerts)
 	a.srv.intel.sight(ctx, alerts)
@@ -1005,7 +1031,7 @@ func (s *Server) ruleClasses() *ruleClasses {
 type orgWriter struct{ srv *Server }
 
 func (o *orgWriter) PutTenant(ctx context.Context, t tenant.Tenant) error {
-	if err := o.srv.store.PutTenant(ctx, t); err != nil {
+	if err := o.srv.shared().PutTenant(ctx, t); err != nil {
 		return err
 	}
 	return o.srv.refreshTenants(ctx)
