@@ -93,7 +93,14 @@ type record struct {
 	Org     tenant.ID      `json:"org,omitempty"`
 	Rule    string         `json:"rule,omitempty"`
 	Enabled bool           `json:"enabled,omitempty"`
+	// a kind registered with Handle
+	Data json.RawMessage `json:"data,omitempty"`
 }
+
+// Applier applies a record of a kind registered with Handle and returns
+// its outcome. Its errors are outcomes (refusals, the same on every node):
+// the record is not applied again.
+type Applier func(ctx context.Context, data json.RawMessage) (any, error)
 
 type outcome struct {
 	val any
@@ -113,6 +120,7 @@ type Store struct {
 	applied uint64
 	changed chan struct{} // closed and replaced when applied moves
 	pending map[string]chan outcome
+	kinds   map[string]Applier
 
 	// Records counts records applied; Skipped those skipped as undecodable
 	// or refused (the same on every node).
@@ -135,7 +143,7 @@ func New(ctx context.Context, own store.Store, log Log, hooks Hooks, logger *slo
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return &Store{Store: own, log: log, hooks: hooks, logger: logger,
-		applied: uint64(pos), changed: make(chan struct{}), pending: map[string]chan outcome{}}, nil
+		applied: uint64(pos), changed: make(chan struct{}), pending: map[string]chan outcome{}, kinds: map[string]Applier{}}, nil
 }
 
 // Run applies the log until ctx is done, resuming after failures.
@@ -268,6 +276,17 @@ func (s *Store) apply(ctx context.Context, seq uint64, at time.Time, data []byte
 			s.hooks.Tenants(ctx)
 		}
 	default:
+		s.mu.Lock()
+		apply := s.kinds[r.Op]
+		s.mu.Unlock()
+		if apply != nil {
+			v, err := apply(ctx, r.Data)
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			res = outcome{v, err}
+			break
+		}
 		// A record of a newer version: every node of this version skips it.
 		s.logger.Warn("replica: record of an unknown kind skipped", "seq", seq, "op", r.Op)
 		s.Skipped.Add(1)
@@ -429,4 +448,41 @@ func (s *Store) Announce(ctx context.Context, ts []tenant.Tenant) error {
 		}
 	}
 	return nil
+}
+
+// Handle registers the applier of records of kind op; register every kind
+// before Run. Packages whose state every node shares (users and tokens,
+// decisions, indicators) describe their changes as records and apply them
+// with their own code.
+func (s *Store) Handle(op string, apply Applier) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.kinds[op] = apply
+}
+
+// Submit logs v (encoded as JSON) as a record of kind op and returns its
+// outcome on this node once applied here.
+func (s *Store) Submit(ctx context.Context, op string, v any) (any, error) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("replica: encode %s: %w", op, err)
+	}
+	return s.submit(ctx, &record{Op: op, Data: data})
+}
+
+// Publish logs v as a record of kind op under id without waiting for it
+// to be applied; a record of the same id logged within the log's
+// duplicate window is not logged again. For announcing state created
+// outside the log (the command line on one node's data directory).
+func (s *Store) Publish(ctx context.Context, op, id string, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("replica: encode %s: %w", op, err)
+	}
+	rec, err := json.Marshal(&record{ID: id, Op: op, Data: data})
+	if err != nil {
+		return err
+	}
+	_, err = s.log.Append(ctx, id, rec)
+	return err
 }

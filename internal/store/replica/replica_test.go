@@ -2,9 +2,11 @@ package replica_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -37,6 +39,12 @@ func (n *node) seen() int {
 
 func startNode(t *testing.T, ctx context.Context, srv *natsbus.Server, own *local.Store) *node {
 	t.Helper()
+	return newNode(t, ctx, srv, own, nil)
+}
+
+// newNode starts a node; setup runs before it applies the log.
+func newNode(t *testing.T, ctx context.Context, srv *natsbus.Server, own *local.Store, setup func(*replica.Store)) *node {
+	t.Helper()
 	b, err := srv.Connect(ctx, natsbus.Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -57,6 +65,9 @@ func startNode(t *testing.T, ctx context.Context, srv *natsbus.Server, own *loca
 	}, nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if setup != nil {
+		setup(n.r)
 	}
 	rctx, cancel := context.WithCancel(ctx)
 	n.stop = func() { cancel(); <-n.done }
@@ -328,4 +339,65 @@ func testIncident(now time.Time) incident.Incident {
 	return incident.Incident{ID: "inc-1", Tenant: "org-a", Sector: "energy", Title: "Brute force on ws1", Severity: "high",
 		Stages: []string{"credential-access"}, Entities: map[string][]string{"host": {"ws1"}}, AlertIDs: []string{"al-1"},
 		FirstSeen: now, LastSeen: now, Techniques: []string{"T1110"}}
+}
+
+// TestRegisteredKinds: a package's own record kind is applied on every
+// node, and its outcome (a value or a refusal) returns to the writer.
+func TestRegisteredKinds(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv, err := natsbus.Start(natsbus.ServerOptions{StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+	type counter struct {
+		mu  sync.Mutex
+		sum int
+	}
+	var ca, cb counter
+	add := func(c *counter) replica.Applier {
+		return func(_ context.Context, data json.RawMessage) (any, error) {
+			var n int
+			if err := json.Unmarshal(data, &n); err != nil {
+				return nil, err
+			}
+			if n < 0 {
+				return nil, fmt.Errorf("negative %d refused", n)
+			}
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			c.sum += n
+			return c.sum, nil
+		}
+	}
+	// Kinds must be registered before the node applies the log.
+	a := newNode(t, ctx, srv, openLocal(t, t.TempDir()), func(r *replica.Store) { r.Handle("add", add(&ca)) })
+	b := newNode(t, ctx, srv, openLocal(t, t.TempDir()), func(r *replica.Store) { r.Handle("add", add(&cb)) })
+	v, err := a.r.Submit(ctx, "add", 5)
+	if err != nil || v != 5 {
+		t.Fatalf("Submit = %v, %v; want 5", v, err)
+	}
+	if _, err := b.r.Submit(ctx, "add", -1); err == nil || !strings.Contains(err.Error(), "negative -1 refused") {
+		t.Fatalf("a refusal came back as %v", err)
+	}
+	if v, err := b.r.Submit(ctx, "add", 2); err != nil || v != 7 {
+		t.Fatalf("Submit on b = %v, %v; want 7", v, err)
+	}
+	if err := a.r.Publish(ctx, "add", "once", 10); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.r.Publish(ctx, "add", "once", 10); err != nil { // the same id: logged once
+		t.Fatal(err)
+	}
+	waitFor(t, "both nodes at 17", func() error {
+		ca.mu.Lock()
+		defer ca.mu.Unlock()
+		cb.mu.Lock()
+		defer cb.mu.Unlock()
+		if ca.sum != 17 || cb.sum != 17 {
+			return fmt.Errorf("sums %d and %d", ca.sum, cb.sum)
+		}
+		return nil
+	})
 }
