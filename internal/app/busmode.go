@@ -256,6 +256,7 @@ func (s *Server) openShared(ctx context.Context) error {
 			if err := s.incidents.add(ctx, alerts, at.UTC()); err != nil {
 				s.log.Warn("incidents not stored", "err", err)
 			}
+			s.intel.sight(ctx, alerts)
 		},
 		Triaged: func(ctx context.Context, alerts []alert.Alert) {
 			for i := range alerts {

@@ -18,6 +18,7 @@ import (
 	"github.com/mamori-soc/mamori/internal/detect"
 	"github.com/mamori-soc/mamori/internal/intel"
 	"github.com/mamori-soc/mamori/internal/ioc"
+	"github.com/mamori-soc/mamori/internal/store/replica"
 	"github.com/mamori-soc/mamori/internal/tenant"
 )
 
@@ -64,7 +65,8 @@ type intelHub struct {
 	det   *detect.Detector
 	log   *slog.Logger
 
-	mu     sync.Mutex // serialises compiles
+	mu     sync.Mutex     // serialises compiles
+	shared *replica.Store // the state log, with several nodes (indicator changes go through it); nil: this node only
 	puller *ioc.Puller
 	poller *intel.Poller
 	taxii  *intel.Server
@@ -104,6 +106,10 @@ func (h *intelHub) Import(ctx context.Context, format, source string, owner tena
 			inds[i].Owner = string(owner)
 		}
 	}
+	if h.shared != nil {
+		out, err := h.submitIndicators(ctx, inds, nil)
+		return out.added, out.updated, errs, err
+	}
 	if len(inds) > 0 {
 		if added, updated, err = h.store.Put(ctx, inds); err != nil {
 			return 0, 0, errs, err
@@ -134,6 +140,10 @@ func (h *intelHub) List(ctx context.Context, q ioc.Query) ([]ioc.Indicator, int,
 
 // Delete removes indicators and recompiles.
 func (h *intelHub) Delete(ctx context.Context, ids []string) (int, error) {
+	if h.shared != nil {
+		out, err := h.submitIndicators(ctx, nil, ids)
+		return out.deleted, err
+	}
 	n, err := h.store.Delete(ctx, ids)
 	if err != nil {
 		return 0, err
@@ -254,6 +264,10 @@ func (c partnerCursors) SetCursor(ctx context.Context, partner string, t time.Ti
 type taxiiIndicators struct{ h *intelHub }
 
 func (t taxiiIndicators) Put(ctx context.Context, inds []ioc.Indicator) error {
+	if t.h.shared != nil {
+		_, err := t.h.submitIndicators(ctx, inds, nil)
+		return err
+	}
 	if _, _, err := t.h.store.Put(ctx, inds); err != nil {
 		return err
 	}

@@ -394,6 +394,16 @@ func NewServer(ctx context.Context, cfg Config, log *slog.Logger) (*Server, erro
 	}
 	s.incidents = newIncidentStage(st, log, s.ruleClasses)
 	s.incidents.OnCampaign = s.campaignPolicies
+	if s.replica != nil {
+		// Grouping runs on the state log's apply loop, which a decision
+		// (itself a record of the log) must not wait for: policies act
+		// beside it. Every node derives the same campaign; its decisions
+		// are keyed, so they are logged once.
+		s.incidents.OnCampaign = func(ctx context.Context, c *incident.Campaign, severity string) {
+			cp := *c
+			go s.campaignPolicies(context.WithoutCancel(ctx), &cp, severity)
+		}
+	}
 	if err := s.incidents.resume(ctx, time.Now()); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("serve: resume incidents: %w", err)
@@ -410,6 +420,9 @@ func NewServer(ctx context.Context, cfg Config, log *slog.Logger) (*Server, erro
 	if s.decisions, err = decision.Open(ctx, st.DB(), decision.Options{SectorOf: s.sectorOf, Allowlist: allow, Policies: cfg.Decisions.Policies, Log: log}); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("serve: decisions: %w", err)
+	}
+	if s.replica != nil {
+		s.shareDecisions(s.replica)
 	}
 	s.query.SetDecisions(s.decisions)
 	s.rater = newRater(s.data, log, s.ruleClasses)
@@ -432,6 +445,9 @@ func NewServer(ctx context.Context, cfg Config, log *slog.Logger) (*Server, erro
 	if err := s.openIntel(ctx); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("serve: threat intelligence: %w", err)
+	}
+	if s.replica != nil {
+		s.shareIndicators(s.replica)
 	}
 	s.query.SetIndicators(s.intel)
 	s.ingest = ingest.NewHTTP(ingest.Config{}, &eventSink{srv: s}, &ingestAuth{a: s.auth}, log)
@@ -932,7 +948,9 @@ func (a *alertSink) Commit(ctx context.Context, seq int64, hits []alert.Hit) err
 		}
 	}
 	a.srv.rulePolicies(ctx, alerts)
-	a.srv.intel.sight(ctx, alerts)
+	if a.srv.replica == nil {
+		a.srv.intel.sight(ctx, alerts) // with shared state, every node records sightings as it applies the alerts
+	}
 	return nil
 }
 

@@ -63,22 +63,43 @@ func (s *Service) CreateBouncer(ctx context.Context, name string, org tenant.ID)
 	id := strings.ToLower(keyEnc.EncodeToString(idb[:]))
 	sec := strings.ToLower(keyEnc.EncodeToString(secret[:]))
 	hash := sha256.Sum256([]byte(sec))
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO decision_bouncers(id, name, org, hash, created) VALUES (?, ?, ?, ?, ?)`,
-			id, name, string(org), hash[:], ms(s.now()))
-		if err != nil && strings.Contains(err.Error(), "UNIQUE") {
-			return fmt.Errorf("decision: bouncer %q: %w", name, ErrExists)
-		}
-		return err
-	})
+	b := BouncerKey{ID: id, Name: name, Org: org, Hash: hash[:], Created: s.now()}
+	var err error
+	if fn := s.replicator(); fn != nil {
+		_, err = fn(ctx, Change{Op: ChangeBouncerAdd, At: b.Created, Bouncer: &b})
+	} else {
+		err = s.addBouncer(ctx, b)
+	}
 	if err != nil {
 		return "", err
 	}
 	return keyPrefix + id + "_" + sec, nil
 }
 
+func (s *Service) addBouncer(ctx context.Context, b BouncerKey) error {
+	if len(b.Hash) != sha256.Size || b.ID == "" || b.Name == "" {
+		return invalid("decision: bouncer %q: incomplete registration", b.Name)
+	}
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO decision_bouncers(id, name, org, hash, created) VALUES (?, ?, ?, ?, ?)`,
+			b.ID, b.Name, string(b.Org), b.Hash, ms(b.Created))
+		if err != nil && strings.Contains(err.Error(), "UNIQUE") {
+			return fmt.Errorf("decision: bouncer %q: %w", b.Name, ErrExists)
+		}
+		return err
+	})
+}
+
 // DeleteBouncer removes a bouncer: its key stops working at once.
 func (s *Service) DeleteBouncer(ctx context.Context, name string) error {
+	if fn := s.replicator(); fn != nil {
+		_, err := fn(ctx, Change{Op: ChangeBouncerDelete, At: s.now(), Name: name})
+		return err
+	}
+	return s.deleteBouncer(ctx, name)
+}
+
+func (s *Service) deleteBouncer(ctx context.Context, name string) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
 		var id string
 		err := tx.QueryRowContext(ctx, `SELECT id FROM decision_bouncers WHERE name = ?`, name).Scan(&id)

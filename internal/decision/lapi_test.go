@@ -353,7 +353,9 @@ func TestConcurrentPulls(t *testing.T) {
 		}()
 	}
 	var made []Decision
-	for i := range 150 {
+	// At least 150 changes, and more until the bouncers have pulled often
+	// enough in between (a loaded machine schedules them late).
+	for i := 0; i < 150 || pulls.Load() < 20 && i < 20000; i++ {
 		now := time.Now()
 		if i%3 == 2 && len(made) > 0 {
 			d := made[(i*7)%len(made)]

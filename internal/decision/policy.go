@@ -205,12 +205,17 @@ func (s *Service) Apply(ctx context.Context, t Trigger) ([]Decision, error) {
 			target.Org = t.Org
 		}
 		now := s.now()
+		// Nodes sharing decisions may each see the same trigger (every node
+		// pulls the feeds, derives the campaigns): within a ten-minute
+		// window the same policy's decision on the same value is one change.
+		window := now.Truncate(10 * time.Minute).Unix()
 		for _, v := range t.Values {
-			d, err := s.Create(ctx, Decision{
+			key := fmt.Sprintf("policy:%s:%s:%s:%s:%s:%d", p.Name, t.Kind, t.Ref, target, v, window)
+			d, err := s.createKeyed(ctx, Decision{
 				Type: p.Type, Value: v, Target: target, Reason: reason,
 				Origin: t.Kind, OriginRef: t.Ref, Created: now, Until: now.Add(p.Duration),
 				CreatedBy: "policy:" + p.Name, DryRun: p.DryRun,
-			})
+			}, key)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("policy %q: %w", p.Name, err))
 				continue

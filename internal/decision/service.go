@@ -57,6 +57,83 @@ type Service struct {
 
 	seenMu sync.Mutex
 	seen   map[string]time.Time // bouncer id → last time its last pull was written by a live query; under seenMu
+
+	replicate func(ctx context.Context, c Change) (any, error) // see SetReplicate; under cfgMu
+}
+
+// Change is one write to the decisions and bouncer keys several nodes
+// share, as their state log carries it (see SetReplicate). It holds what
+// every node needs to make the same write: the writer's clock, the
+// decision already normalized with its UUID, a bouncer key's hash — never
+// the key itself.
+type Change struct {
+	Op       string      `json:"op"` // ChangeCreate, ChangeRevoke, ChangeBouncerAdd or ChangeBouncerDelete
+	At       time.Time   `json:"at"`
+	Decision *Decision   `json:"decision,omitempty"`
+	ID       int64       `json:"id,omitempty"`
+	By       string      `json:"by,omitempty"`
+	Bouncer  *BouncerKey `json:"bouncer,omitempty"`
+	Name     string      `json:"name,omitempty"`
+	// Key, when set, identifies the change across nodes: nodes that make
+	// the same change (the same policy on the same feed) log it once.
+	Key string `json:"key,omitempty"`
+}
+
+// Change operations.
+const (
+	ChangeCreate        = "create"
+	ChangeRevoke        = "revoke"
+	ChangeBouncerAdd    = "bouncer_add"
+	ChangeBouncerDelete = "bouncer_delete"
+)
+
+// BouncerKey is a bouncer's registration as stored: its key's SHA-256.
+type BouncerKey struct {
+	ID      string    `json:"id"`
+	Name    string    `json:"name"`
+	Org     tenant.ID `json:"org,omitempty"`
+	Hash    []byte    `json:"hash"`
+	Created time.Time `json:"created"`
+}
+
+// SetReplicate makes the service share its writes: Create, Revoke,
+// CreateBouncer and DeleteBouncer check their input, then hand a Change to
+// fn, which must log it for every node and return the outcome of
+// ApplyChange on this node. Nil (the default) writes directly.
+func (s *Service) SetReplicate(fn func(ctx context.Context, c Change) (any, error)) {
+	s.cfgMu.Lock()
+	s.replicate = fn
+	s.cfgMu.Unlock()
+}
+
+func (s *Service) replicator() func(ctx context.Context, c Change) (any, error) {
+	s.cfgMu.RLock()
+	defer s.cfgMu.RUnlock()
+	return s.replicate
+}
+
+// ApplyChange makes a change logged by a node (see SetReplicate) and
+// returns its outcome: the Decision of a create, nil otherwise. The same
+// change gives the same rows on every node (decision ids follow the log's
+// order); refusals are the same everywhere too.
+func (s *Service) ApplyChange(ctx context.Context, c Change) (any, error) {
+	switch c.Op {
+	case ChangeCreate:
+		if c.Decision == nil {
+			return nil, invalid("decision: create change without a decision")
+		}
+		return s.create(ctx, *c.Decision, c.At)
+	case ChangeRevoke:
+		return nil, s.revoke(ctx, c.ID, c.By, c.At)
+	case ChangeBouncerAdd:
+		if c.Bouncer == nil {
+			return nil, invalid("decision: bouncer change without a bouncer")
+		}
+		return nil, s.addBouncer(ctx, *c.Bouncer)
+	case ChangeBouncerDelete:
+		return nil, s.deleteBouncer(ctx, c.Name)
+	}
+	return nil, invalid("decision: unknown change %q", c.Op)
 }
 
 const schema = `
@@ -317,6 +394,11 @@ func describe(d Decision) string {
 // flag) does not make a second one: the active one is extended to the
 // later Until and returned.
 func (s *Service) Create(ctx context.Context, d Decision) (Decision, error) {
+	return s.createKeyed(ctx, d, "")
+}
+
+// createKeyed is Create; key identifies the change across nodes (see Change.Key).
+func (s *Service) createKeyed(ctx context.Context, d Decision, key string) (Decision, error) {
 	now := s.now()
 	d, err := Normalize(d, now)
 	if err != nil {
@@ -324,6 +406,32 @@ func (s *Service) Create(ctx context.Context, d Decision) (Decision, error) {
 	}
 	if err := s.CheckAllowlist(d.Scope, d.Value); err != nil {
 		return Decision{}, err
+	}
+	if d.UUID == "" {
+		d.UUID = newUUID()
+	}
+	if fn := s.replicator(); fn != nil {
+		v, err := fn(ctx, Change{Op: ChangeCreate, At: now, Decision: &d, Key: key})
+		if err != nil {
+			return Decision{}, err
+		}
+		out, _ := v.(Decision) // zero when another node logged the same keyed change first
+		return out, nil
+	}
+	return s.create(ctx, d, now)
+}
+
+// create stores a normalized decision at now (see Create).
+func (s *Service) create(ctx context.Context, d Decision, now time.Time) (Decision, error) {
+	d, err := Normalize(d, now)
+	if err != nil {
+		return Decision{}, err
+	}
+	if err := s.CheckAllowlist(d.Scope, d.Value); err != nil {
+		return Decision{}, err
+	}
+	if d.UUID == "" {
+		d.UUID = newUUID()
 	}
 	var out row
 	err = s.write(ctx, func(tx *sql.Tx) error {
@@ -353,7 +461,7 @@ func (s *Service) Create(ctx context.Context, d Decision) (Decision, error) {
 		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO decisions(uuid, type, scope, value, ip_first, ip_last, t_org, t_sector, t_national,
 			reason, origin, origin_ref, created, until, created_by, dry_run) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			newUUID(), d.Type, d.Scope, d.Value, first, last, string(d.Target.Org), string(d.Target.Sector), b2i(d.Target.National),
+			d.UUID, d.Type, d.Scope, d.Value, first, last, string(d.Target.Org), string(d.Target.Sector), b2i(d.Target.National),
 			d.Reason, d.Origin, d.OriginRef, ms(d.Created), ms(d.Until), d.CreatedBy, b2i(d.DryRun))
 		if err != nil {
 			return fmt.Errorf("decision: insert: %w", err)
@@ -385,6 +493,15 @@ func (s *Service) Revoke(ctx context.Context, id int64, by string) error {
 		return invalid("decision %d: revoking needs the name of who revokes", id)
 	}
 	now := s.now()
+	if fn := s.replicator(); fn != nil {
+		_, err := fn(ctx, Change{Op: ChangeRevoke, At: now, ID: id, By: by})
+		return err
+	}
+	return s.revoke(ctx, id, by, now)
+}
+
+// revoke ends decision id at now (see Revoke).
+func (s *Service) revoke(ctx context.Context, id int64, by string, now time.Time) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
 		r, err := get(ctx, tx, id)
 		if err != nil {

@@ -119,7 +119,7 @@ type Store struct {
 	mu      sync.Mutex
 	applied uint64
 	changed chan struct{} // closed and replaced when applied moves
-	pending map[string]chan outcome
+	pending map[string][]chan outcome // writers waiting for a record id's outcome
 	kinds   map[string]Applier
 
 	// Records counts records applied; Skipped those skipped as undecodable
@@ -143,7 +143,7 @@ func New(ctx context.Context, own store.Store, log Log, hooks Hooks, logger *slo
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return &Store{Store: own, log: log, hooks: hooks, logger: logger,
-		applied: uint64(pos), changed: make(chan struct{}), pending: map[string]chan outcome{}, kinds: map[string]Applier{}}, nil
+		applied: uint64(pos), changed: make(chan struct{}), pending: map[string][]chan outcome{}, kinds: map[string]Applier{}}, nil
 }
 
 // Run applies the log until ctx is done, resuming after failures.
@@ -315,15 +315,16 @@ func (s *Store) advance(ctx context.Context, seq uint64, id string, res outcome)
 	}
 	s.Records.Add(1)
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	// The outcome is handed over before applied moves: a writer that sees
+	// its record applied finds its outcome waiting.
+	for _, ch := range s.pending[id] {
+		ch <- res // buffered, one per writer
+	}
+	delete(s.pending, id)
 	s.applied = seq
 	close(s.changed)
 	s.changed = make(chan struct{})
-	ch := s.pending[id]
-	delete(s.pending, id)
-	s.mu.Unlock()
-	if ch != nil {
-		ch <- res
-	}
 	return nil
 }
 
@@ -344,12 +345,23 @@ func (s *Store) submit(ctx context.Context, r *record) (any, error) {
 	}
 	ch := make(chan outcome, 1)
 	s.mu.Lock()
-	s.pending[r.ID] = ch
+	s.pending[r.ID] = append(s.pending[r.ID], ch)
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
-		delete(s.pending, r.ID)
-		s.mu.Unlock()
+		defer s.mu.Unlock()
+		chs := s.pending[r.ID]
+		for i := range chs {
+			if chs[i] == ch {
+				chs = append(chs[:i], chs[i+1:]...)
+				break
+			}
+		}
+		if len(chs) == 0 {
+			delete(s.pending, r.ID)
+		} else {
+			s.pending[r.ID] = chs
+		}
 	}()
 	ctx, cancel := context.WithTimeout(ctx, WaitLimit)
 	defer cancel()
@@ -357,11 +369,27 @@ func (s *Store) submit(ctx context.Context, r *record) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("replica: %s: %w", r.Op, err)
 	}
-	select {
-	case res := <-ch:
-		return res.val, res.err
-	case <-ctx.Done():
-		return nil, fmt.Errorf("replica: %s logged as record %d but not applied here yet (applied %d): %w", r.Op, seq, s.Applied(), ctx.Err())
+	for {
+		s.mu.Lock()
+		applied, changed := s.applied, s.changed
+		s.mu.Unlock()
+		select {
+		case res := <-ch:
+			return res.val, res.err
+		default:
+		}
+		if applied >= seq {
+			// Applied before this writer waited: a keyed record another
+			// node logged first (Append returned its sequence).
+			return nil, nil
+		}
+		select {
+		case res := <-ch:
+			return res.val, res.err
+		case <-changed:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("replica: %s logged as record %d but not applied here yet (applied %d): %w", r.Op, seq, s.Applied(), ctx.Err())
+		}
 	}
 }
 
@@ -468,6 +496,19 @@ func (s *Store) Submit(ctx context.Context, op string, v any) (any, error) {
 		return nil, fmt.Errorf("replica: encode %s: %w", op, err)
 	}
 	return s.submit(ctx, &record{Op: op, Data: data})
+}
+
+// SubmitKeyed is Submit under a record id of the caller's: writers on
+// several nodes that submit the same key within the log's duplicate window
+// log one record. A writer whose record another node logged first gets
+// that record's outcome if it was applied after it started waiting, and
+// (nil, nil) if before.
+func (s *Store) SubmitKeyed(ctx context.Context, op, key string, v any) (any, error) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("replica: encode %s: %w", op, err)
+	}
+	return s.submit(ctx, &record{ID: op + ":" + key, Op: op, Data: data})
 }
 
 // Publish logs v as a record of kind op under id without waiting for it

@@ -390,12 +390,19 @@ func TestRegisteredKinds(t *testing.T) {
 	if err := b.r.Publish(ctx, "add", "once", 10); err != nil { // the same id: logged once
 		t.Fatal(err)
 	}
-	waitFor(t, "both nodes at 17", func() error {
+	// The same keyed change from both nodes is applied once.
+	if _, err := a.r.SubmitKeyed(ctx, "add", "policy-x", 100); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.r.SubmitKeyed(ctx, "add", "policy-x", 100); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "both nodes at 117", func() error {
 		ca.mu.Lock()
 		defer ca.mu.Unlock()
 		cb.mu.Lock()
 		defer cb.mu.Unlock()
-		if ca.sum != 17 || cb.sum != 17 {
+		if ca.sum != 117 || cb.sum != 117 {
 			return fmt.Errorf("sums %d and %d", ca.sum, cb.sum)
 		}
 		return nil
