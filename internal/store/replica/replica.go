@@ -118,7 +118,7 @@ type Store struct {
 
 	mu      sync.Mutex
 	applied uint64
-	changed chan struct{} // closed and replaced when applied moves
+	changed chan struct{}             // closed and replaced when applied moves
 	pending map[string][]chan outcome // writers waiting for a record id's outcome
 	kinds   map[string]Applier
 
