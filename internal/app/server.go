@@ -1092,5 +1092,15 @@ func (s *Server) writeMetrics(w io.Writer) {
 			}
 		}
 	}
+	if r := s.replica; r != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		lag, err := r.Lag(ctx)
+		cancel()
+		fmt.Fprintf(w, "# HELP mamori_state_records_total State log records applied by this node.\n# TYPE mamori_state_records_total counter\nmamori_state_records_total %d\n", r.Records.Load())
+		fmt.Fprintf(w, "# HELP mamori_state_skipped_total State log records skipped (undecodable or of an unknown kind).\n# TYPE mamori_state_skipped_total counter\nmamori_state_skipped_total %d\n", r.Skipped.Load())
+		if err == nil {
+			fmt.Fprintf(w, "# HELP mamori_state_lag State log records not yet applied by this node.\n# TYPE mamori_state_lag gauge\nmamori_state_lag %d\n", lag)
+		}
+	}
 	fmt.Fprintf(w, "# HELP mamori_uptime_seconds Seconds since start.\n# TYPE mamori_uptime_seconds gauge\nmamori_uptime_seconds %g\n", time.Since(s.started).Seconds())
 }

@@ -101,4 +101,11 @@ func TestSharedStateAcrossNodes(t *testing.T) {
 	if !strings.Contains(string(body), `"revoked"`) {
 		t.Errorf("A's audit trail of the decision: %s", body)
 	}
+	// Both nodes report the state log in their metrics, caught up.
+	for _, n := range []*testServer{a, b} {
+		waitFor(t, "the state log caught up on "+n.url, func() bool { return metric(t, n.url, "mamori_state_lag") == 0 })
+		if metric(t, n.url, "mamori_state_records_total") < 5 {
+			t.Errorf("%s applied fewer records than were written", n.url)
+		}
+	}
 }

@@ -198,6 +198,15 @@ func (s *Store) CatchUp(ctx context.Context) error {
 	return s.WaitApplied(ctx, last)
 }
 
+// Lag returns how many logged records this node has not applied yet.
+func (s *Store) Lag(ctx context.Context) (uint64, error) {
+	last, err := s.log.Last(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return last - min(last, s.Applied()), nil
+}
+
 // apply applies one record and moves the cursor. An error leaves the
 // record to be applied again (storage failures); a record that can never
 // apply is skipped, the same way on every node.
