@@ -24,6 +24,7 @@ test: vet deps
 	@# The SigmaHQ regression suite's case count, visible in every run.
 	@$(GO) test -count=1 -run 'TestSigmaHQRegression' -v ./internal/sigma | grep -E 'SigmaHQ regression|^(FAIL|ok)'
 	@$(GO) test -count=1 -run 'TestCrashLosesNothingAcknowledged' -v ./internal/app | grep -E 'batches acknowledged|^(FAIL|ok)'
+	@$(GO) test -count=1 -run 'TestScaleOutLosesNothingAcknowledged' -v ./internal/app | grep -E 'scale-out:|^(FAIL|ok)'
 	@# Whether the STIX export was validated against the official STIX 2.1 schemas (they come with `make testdata`).
 	@$(GO) test -count=1 -run 'TestSchemasRejectBadObjects' -v ./internal/intel | grep -q 'NOT RUN' && \
 		echo "STIX 2.1 schema validation: NOT RUN (schemas missing from $(MAMORI_TESTDATA)/stix2-json-schemas; run make testdata)" || \

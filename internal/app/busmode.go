@@ -39,7 +39,7 @@ const batchMarker = "batch:"
 func (s *Server) openBus(ctx context.Context) error {
 	// A short ack wait: a batch a dead worker held is redelivered after 10 s
 	// (a live worker's slow batch is kept alive by the bus meanwhile).
-	cfg := natsbus.Config{Logger: s.log, AckWait: 10 * time.Second, PinnedTTL: 5 * time.Second}
+	cfg := natsbus.Config{Logger: s.log, AckWait: 10 * time.Second, PinnedTTL: 5 * time.Second, Replicas: s.cfg.NATSReplicas}
 	url := s.cfg.NATS
 	if strings.EqualFold(url, "embedded") {
 		dir := filepath.Join(s.cfg.Data, "nats")
@@ -289,6 +289,9 @@ func (s *Server) syncState(ctx context.Context) bool {
 			if ts, err = s.store.Tenants(ctx); err == nil {
 				err = s.replica.Announce(ctx, ts)
 			}
+		}
+		if err == nil {
+			err = s.announceAuth(ctx)
 		}
 		if err == nil {
 			s.caughtUp.Store(true)

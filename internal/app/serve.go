@@ -36,6 +36,7 @@ type serveFlags struct {
 	syslogUDP, syslogTCP, syslogOrg string
 	geoCountry, geoASN              string
 	nats, clickhouse, role          string
+	natsReplicas                    int
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -51,6 +52,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.geoASN, "geoip-asn", "", "MMDB ASN database (GeoLite2-ASN or ip-location-db) for IP enrichment")
 	fs.StringVar(&f.role, "role", "", "with --nats: all (default), ingest (accept and publish only) or detect (consume and detect only)")
 	fs.StringVar(&f.clickhouse, "clickhouse", "", "keep events in ClickHouse (http://host:8123/database); needs --nats")
+	fs.IntVar(&f.natsReplicas, "nats-replicas", 0, "copies JetStream keeps of Mamori's streams (3 on a 3-node cluster; default 1)")
 	fs.StringVar(&f.nats, "nats", "", `NATS JetStream between ingest and detection: "embedded" (a server inside this process, state under the data directory) or nats://host:port,...`)
 }
 
@@ -85,6 +87,9 @@ func (f *serveFlags) apply() (Config, error) {
 	}
 	if f.nats != "" {
 		c.NATS = f.nats
+	}
+	if f.natsReplicas != 0 {
+		c.NATSReplicas = f.natsReplicas
 	}
 	if f.clickhouse != "" {
 		c.ClickHouse = f.clickhouse

@@ -63,6 +63,10 @@ type Config struct {
 	// in-process path, "embedded" runs a JetStream server inside this
 	// process (state under data/nats), else nats:// URLs (comma-separated).
 	NATS string `yaml:"nats"`
+	// NATSReplicas is the copies JetStream keeps of Mamori's streams (3 on
+	// a 3-node cluster, so that losing a node loses nothing and stops
+	// nothing); 0 means 1. Every node must use the same value.
+	NATSReplicas int `yaml:"nats_replicas"`
 	// ClickHouse keeps events in ClickHouse (http://host:8123/database);
 	// it needs NATS (detection then takes events from the bus).
 	ClickHouse string `yaml:"clickhouse"`
@@ -329,6 +333,10 @@ func NewServer(ctx context.Context, cfg Config, log *slog.Logger) (*Server, erro
 		st.Close()
 		return nil, fmt.Errorf("serve: unknown role %q (want all, ingest or detect)", cfg.Role)
 	}
+	if cfg.NATSReplicas < 0 || cfg.NATSReplicas > 5 {
+		st.Close()
+		return nil, fmt.Errorf("serve: nats_replicas %d: JetStream keeps 1 to 5 copies", cfg.NATSReplicas)
+	}
 	if cfg.ClickHouse != "" {
 		if cfg.NATS == "" {
 			st.Close()
@@ -350,6 +358,9 @@ func NewServer(ctx context.Context, cfg Config, log *slog.Logger) (*Server, erro
 	if s.auth, err = auth.Open(ctx, st.DB(), 0); err != nil {
 		st.Close()
 		return nil, err
+	}
+	if s.replica != nil {
+		s.shareAuth(s.replica)
 	}
 	ro := s.ruleOptions()
 	lr, err := ro.load()
