@@ -2,6 +2,13 @@
 // ingest tokens (only their SHA-256 is stored, compared in constant time),
 // login sessions, and the roles that turn a verified caller into a
 // tenant.Scope. It keeps its tables in the database it is given.
+//
+// Every write is a Change, which Apply performs. On one node writes apply
+// at once; in a cluster, Service.Replicate hands them to the shared state
+// log instead and every node applies them in the log's order, so a user,
+// token or session made on one node works on all, and a deletion or
+// revocation ends it on all. Changes carry hashes only: a password or
+// token secret never leaves the node it was given to or made on.
 package auth
 
 import (
@@ -111,11 +118,22 @@ var (
 
 // Service stores users, tokens and sessions.
 type Service struct {
+	// Replicate, when set, takes every write as a Change and returns once
+	// the change is applied on this node (it logs it, and every node applies
+	// it with Apply); Apply's refusals are returned as its errors. Set it
+	// before the service is used. Until Join, new users, tokens and sessions
+	// are written to this node only (see Join). Nil: writes apply here.
+	Replicate func(ctx context.Context, c Change) error
+
 	db         *sql.DB
 	sessionTTL time.Duration
 
+	joinMu sync.RWMutex // held for reading by a write made here before Join
+	joined bool         // under joinMu
+
 	mu    sync.Mutex
-	cache map[string]cached // token id → verified token, for hot ingest paths
+	cache map[string]cached // token id → verified token, for hot ingest paths; under mu
+	gen   uint64            // under mu; flush increments it, so a read racing a revocation is not cached
 }
 
 type cached struct {
@@ -142,6 +160,13 @@ CREATE TABLE IF NOT EXISTS auth_tokens (
 	kind     TEXT NOT NULL,
 	created  INTEGER NOT NULL,
 	expires  INTEGER NOT NULL
+);
+-- What was deleted, revoked or replaced ("token:<id>", "user:<hash of the
+-- password hash>:<name>"), so that an older copy announced later is refused;
+-- until: when the mark may be forgotten (a revoked session's expiry), 0 never.
+CREATE TABLE IF NOT EXISTS auth_gone (
+	key   TEXT PRIMARY KEY,
+	until INTEGER NOT NULL
 );
 `
 
@@ -180,16 +205,17 @@ func (s *Service) AddUser(ctx context.Context, name, password string, role Role,
 	if err := checkBinding(role, tid); err != nil {
 		return fmt.Errorf("auth: user %s: %w", name, err)
 	}
+	if ok, err := s.hasUser(ctx, name); err != nil || ok {
+		if err == nil {
+			err = fmt.Errorf("auth: user %s: %w", name, ErrExists)
+		}
+		return err
+	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
 	if err != nil {
 		return fmt.Errorf("auth: hash password: %w", err)
 	}
-	_, err = s.db.ExecContext(ctx, `INSERT INTO auth_users(name, password, role, tenant, created) VALUES (?, ?, ?, ?, ?)`,
-		name, hash, string(role), string(tid), time.Now().Unix())
-	if err != nil && strings.Contains(err.Error(), "UNIQUE") {
-		return fmt.Errorf("auth: user %s: %w", name, ErrExists)
-	}
-	return err
+	return s.write(ctx, Change{Op: OpUserAdd, At: stamp(), Name: name, Hash: hash, Role: role, Tenant: tid})
 }
 
 // SetPassword replaces a user's password and ends the user's sessions.
@@ -197,20 +223,17 @@ func (s *Service) SetPassword(ctx context.Context, name, password string) error 
 	if len(password) < 10 {
 		return errors.New("auth: password must have at least 10 characters")
 	}
+	if ok, err := s.hasUser(ctx, name); err != nil || !ok {
+		if err == nil {
+			err = fmt.Errorf("auth: no user %q", name)
+		}
+		return err
+	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
 	if err != nil {
 		return fmt.Errorf("auth: hash password: %w", err)
 	}
-	res, err := s.db.ExecContext(ctx, `UPDATE auth_users SET password = ? WHERE name = ?`, hash, name)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("auth: no user %q", name)
-	}
-	_, err = s.db.ExecContext(ctx, `DELETE FROM auth_tokens WHERE kind = 'session' AND name = ?`, name)
-	s.flush()
-	return err
+	return s.write(ctx, Change{Op: OpUserPassword, At: stamp(), Name: name, Hash: hash})
 }
 
 // User is a user as listed (no secret).
@@ -244,12 +267,10 @@ func (s *Service) Users(ctx context.Context) ([]User, error) {
 
 // DeleteUser removes a user and their sessions.
 func (s *Service) DeleteUser(ctx context.Context, name string) error {
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM auth_users WHERE name = ?`, name); err != nil {
-		return err
+	if name == "" {
+		return nil // there is no such user
 	}
-	_, err := s.db.ExecContext(ctx, `DELETE FROM auth_tokens WHERE kind = 'session' AND name = ?`, name)
-	s.flush()
-	return err
+	return s.write(ctx, Change{Op: OpUserDelete, At: stamp(), Name: name})
 }
 
 // dummyHash makes a login for an unknown user cost as much as a real one.
@@ -261,7 +282,7 @@ func (s *Service) Login(ctx context.Context, name, password string) (string, Pri
 	if err != nil {
 		return "", Principal{}, err
 	}
-	tok, id, err := s.issue(ctx, name, p.Role, p.Tenant, "session", time.Now().Add(s.sessionTTL))
+	tok, id, err := s.issue(ctx, name, p.Role, p.Tenant, KindSession, stamp().Add(s.sessionTTL))
 	if err != nil {
 		return "", Principal{}, err
 	}
@@ -304,7 +325,7 @@ func (s *Service) CreateToken(ctx context.Context, name string, role Role, tid t
 	if err := checkBinding(role, tid); err != nil {
 		return "", fmt.Errorf("auth: token %s: %w", name, err)
 	}
-	tok, _, err := s.issue(ctx, name, role, tid, "token", time.Time{})
+	tok, _, err := s.issue(ctx, name, role, tid, KindToken, time.Time{})
 	return tok, err
 }
 
@@ -331,14 +352,16 @@ func (s *Service) Tokens(ctx context.Context) ([]Token, error) {
 
 // Revoke deletes a token or session by id.
 func (s *Service) Revoke(ctx context.Context, id string) error {
-	_, err := s.db.ExecContext(ctx, `DELETE FROM auth_tokens WHERE id = ?`, id)
-	s.flush()
-	return err
+	if id == "" {
+		return nil // there is no such token
+	}
+	return s.write(ctx, Change{Op: OpTokenRevoke, At: stamp(), ID: id})
 }
 
 var enc = base32.StdEncoding.WithPadding(base32.NoPadding)
 
-// issue creates a token "mmr_<id>_<secret>" and stores sha256(secret).
+// issue creates a token "mmr_<id>_<secret>" and stores sha256(secret); the
+// secret itself is returned and forgotten.
 func (s *Service) issue(ctx context.Context, name string, role Role, tid tenant.ID, kind string, expires time.Time) (token, id string, err error) {
 	var idb [10]byte
 	var secret [32]byte
@@ -351,13 +374,8 @@ func (s *Service) issue(ctx context.Context, name string, role Role, tid tenant.
 	id = strings.ToLower(enc.EncodeToString(idb[:]))
 	sec := strings.ToLower(enc.EncodeToString(secret[:]))
 	hash := sha256.Sum256([]byte(sec))
-	exp := int64(0)
-	if !expires.IsZero() {
-		exp = expires.Unix()
-	}
-	_, err = s.db.ExecContext(ctx, `INSERT INTO auth_tokens(id, hash, name, role, tenant, kind, created, expires) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		id, hash[:], name, string(role), string(tid), kind, time.Now().Unix(), exp)
-	if err != nil {
+	c := Change{Op: OpTokenPut, At: stamp(), ID: id, Hash: hash[:], Name: name, Role: role, Tenant: tid, Kind: kind, Expires: expires}
+	if err := s.write(ctx, c); err != nil {
 		return "", "", fmt.Errorf("auth: store token: %w", err)
 	}
 	return "mmr_" + id + "_" + sec, id, nil
@@ -377,6 +395,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 	now := time.Now()
 	s.mu.Lock()
 	c, hit := s.cache[id]
+	gen := s.gen
 	s.mu.Unlock()
 	if !hit || now.After(c.until) {
 		var hash []byte
@@ -390,16 +409,18 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 		if err != nil {
 			return Principal{}, err
 		}
-		c = cached{p: Principal{Name: name, Role: Role(role), Tenant: tenant.ID(tid), Token: id, Session: kind == "session"}, until: now.Add(10 * time.Second)}
+		c = cached{p: Principal{Name: name, Role: Role(role), Tenant: tenant.ID(tid), Token: id, Session: kind == KindSession}, until: now.Add(10 * time.Second)}
 		copy(c.hash[:], hash)
 		if exp > 0 {
 			c.expires = time.Unix(exp, 0)
 		}
 		s.mu.Lock()
-		if len(s.cache) > 10000 {
-			clear(s.cache)
+		if s.gen == gen { // else a revocation may have come between the read and now
+			if len(s.cache) > 10000 {
+				clear(s.cache)
+			}
+			s.cache[id] = c
 		}
-		s.cache[id] = c
 		s.mu.Unlock()
 	}
 	if subtle.ConstantTimeCompare(c.hash[:], got[:]) != 1 {
@@ -414,5 +435,6 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 func (s *Service) flush() {
 	s.mu.Lock()
 	clear(s.cache)
+	s.gen++
 	s.mu.Unlock()
 }
