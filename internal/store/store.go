@@ -383,6 +383,12 @@ type RuleHits struct {
 	Total  int
 }
 
+// CursorPos is a named cursor's position.
+type CursorPos struct {
+	Name string
+	Seq  int64
+}
+
 // Store is what the pipeline and the query layer need from storage.
 type Store interface {
 	// AppendEvents stores events durably and assigns their Seq; it returns

@@ -844,6 +844,13 @@ func eventWhere(q store.EventQuery) (string, []any) {
 
 // CommitDetections implements store.Store.
 func (s *Store) CommitDetections(ctx context.Context, cursor string, seq int64, alerts []alert.Alert) error {
+	return s.CommitDetectionsAt(ctx, []store.CursorPos{{Name: cursor, Seq: seq}}, alerts)
+}
+
+// CommitDetectionsAt stores alerts as CommitDetections does and moves
+// several cursors, in one transaction (a replica moves its log position
+// and a batch's marker with the batch's alerts).
+func (s *Store) CommitDetectionsAt(ctx context.Context, cursors []store.CursorPos, alerts []alert.Alert) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("local store: begin: %w", err)
@@ -882,8 +889,10 @@ func (s *Store) CommitDetections(ctx context.Context, cursor string, seq int64, 
 			}
 		}
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO cursors(name, seq) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET seq = excluded.seq`, cursor, seq); err != nil {
-		return fmt.Errorf("local store: cursor %s: %w", cursor, err)
+	for _, c := range cursors {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO cursors(name, seq) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET seq = excluded.seq`, c.Name, c.Seq); err != nil {
+			return fmt.Errorf("local store: cursor %s: %w", c.Name, err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("local store: commit detections: %w", err)

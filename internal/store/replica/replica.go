@@ -213,10 +213,11 @@ func (s *Store) Lag(ctx context.Context) (uint64, error) {
 func (s *Store) apply(ctx context.Context, seq uint64, at time.Time, data []byte) error {
 	var r record
 	var res outcome
+	moved := false // the cursor moved with the record's own transaction
 	if err := json.Unmarshal(data, &r); err != nil {
 		s.logger.Error("replica: undecodable record skipped", "seq", seq, "err", err)
 		s.Skipped.Add(1)
-		return s.advance(ctx, seq, "", res)
+		return s.advance(ctx, seq, "", res, false)
 	}
 	switch r.Op {
 	case opDetections:
@@ -225,7 +226,14 @@ func (s *Store) apply(ctx context.Context, seq uint64, at time.Time, data []byte
 				r.Alerts[i].Event = r.Events[i]
 			}
 		}
-		if err := s.Store.CommitDetections(ctx, r.Cursor, r.Seq, r.Alerts); err != nil {
+		if m, ok := s.Store.(cursorsCommitter); ok {
+			// One transaction for the alerts, the batch's marker and this
+			// node's position in the log.
+			if err := m.CommitDetectionsAt(ctx, []store.CursorPos{{Name: r.Cursor, Seq: r.Seq}, {Name: CursorName, Seq: int64(seq)}}, r.Alerts); err != nil {
+				return err
+			}
+			moved = true
+		} else if err := s.Store.CommitDetections(ctx, r.Cursor, r.Seq, r.Alerts); err != nil {
 			return err
 		}
 		if s.hooks.Detections != nil {
@@ -300,7 +308,7 @@ func (s *Store) apply(ctx context.Context, seq uint64, at time.Time, data []byte
 		s.logger.Warn("replica: record of an unknown kind skipped", "seq", seq, "op", r.Op)
 		s.Skipped.Add(1)
 	}
-	return s.advance(ctx, seq, r.ID, res)
+	return s.advance(ctx, seq, r.ID, res, moved)
 }
 
 // retry reports whether a write failed for a reason of this node (storage,
@@ -318,9 +326,17 @@ func retry(ctx context.Context, err error) bool {
 	return !errors.Is(err, store.ErrInvalidChange) && !errors.Is(err, store.ErrNotFound)
 }
 
-func (s *Store) advance(ctx context.Context, seq uint64, id string, res outcome) error {
-	if err := s.Store.CommitDetections(ctx, CursorName, int64(seq), nil); err != nil {
-		return err
+// cursorsCommitter is a store that moves several cursors with a batch of
+// alerts in one transaction (the embedded store).
+type cursorsCommitter interface {
+	CommitDetectionsAt(ctx context.Context, cursors []store.CursorPos, alerts []alert.Alert) error
+}
+
+func (s *Store) advance(ctx context.Context, seq uint64, id string, res outcome, moved bool) error {
+	if !moved {
+		if err := s.Store.CommitDetections(ctx, CursorName, int64(seq), nil); err != nil {
+			return err
+		}
 	}
 	s.Records.Add(1)
 	s.mu.Lock()

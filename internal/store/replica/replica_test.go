@@ -37,13 +37,13 @@ func (n *node) seen() int {
 	return len(n.applied)
 }
 
-func startNode(t *testing.T, ctx context.Context, srv *natsbus.Server, own *local.Store) *node {
+func startNode(t testing.TB, ctx context.Context, srv *natsbus.Server, own *local.Store) *node {
 	t.Helper()
 	return newNode(t, ctx, srv, own, nil)
 }
 
 // newNode starts a node; setup runs before it applies the log.
-func newNode(t *testing.T, ctx context.Context, srv *natsbus.Server, own *local.Store, setup func(*replica.Store)) *node {
+func newNode(t testing.TB, ctx context.Context, srv *natsbus.Server, own *local.Store, setup func(*replica.Store)) *node {
 	t.Helper()
 	b, err := srv.Connect(ctx, natsbus.Config{})
 	if err != nil {
@@ -76,7 +76,7 @@ func newNode(t *testing.T, ctx context.Context, srv *natsbus.Server, own *local.
 	return n
 }
 
-func openLocal(t *testing.T, dir string) *local.Store {
+func openLocal(t testing.TB, dir string) *local.Store {
 	t.Helper()
 	st, err := local.Open(context.Background(), local.Config{Dir: dir}, nil)
 	if err != nil {
