@@ -216,7 +216,14 @@ func (s *Server) handleBatch(ctx context.Context, m bus.Msg) error {
 		}
 	}
 	sink := &alertSink{srv: s, cursor: marker}
-	if err := sink.Commit(ctx, time.Now().UnixMilli(), hits); err != nil {
+	// The marker's value is when the batch was received (retention drops
+	// old markers by it): the same on every delivery of the batch, so a
+	// worker that detects it again logs the same record (see replica).
+	var received int64 = 1
+	for i := range evs {
+		received = max(received, evs[i].Received.UnixMilli())
+	}
+	if err := sink.Commit(ctx, received, hits); err != nil {
 		return err
 	}
 	if last > s.det.Stats.Position.Load() {

@@ -29,6 +29,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -420,14 +421,15 @@ func (s *Store) submit(ctx context.Context, r *record) (any, error) {
 
 // CommitDetections logs the alerts; it returns once the log has them (every
 // node, this one included, stores them when it applies the record). The
-// record's id is the cursor, so a batch redelivered to another worker and
-// detected again is logged once. The cursor is set when the record is
-// applied.
+// record's id is the cursor and its position, so a batch redelivered to
+// another worker and detected again (the same marker at the same position)
+// is logged once. The cursor is set when the record is applied.
 func (s *Store) CommitDetections(ctx context.Context, cursor string, seq int64, alerts []alert.Alert) error {
 	if len(alerts) == 0 {
 		return nil // nothing shared; a batch without alerts is simply done again if redelivered
 	}
-	r := &record{ID: cursor, Op: opDetections, Cursor: cursor, Seq: seq, Alerts: alerts, Events: make([][]alert.Field, len(alerts))}
+	id := cursor + "@" + strconv.FormatInt(seq, 10)
+	r := &record{ID: id, Op: opDetections, Cursor: cursor, Seq: seq, Alerts: alerts, Events: make([][]alert.Field, len(alerts))}
 	for i := range alerts {
 		r.Events[i] = alerts[i].Event
 	}
@@ -435,7 +437,7 @@ func (s *Store) CommitDetections(ctx context.Context, cursor string, seq int64, 
 	if err != nil {
 		return fmt.Errorf("replica: encode detections: %w", err)
 	}
-	if _, err := s.log.Append(ctx, cursor, data); err != nil {
+	if _, err := s.log.Append(ctx, id, data); err != nil {
 		return fmt.Errorf("replica: detections: %w", err)
 	}
 	return nil

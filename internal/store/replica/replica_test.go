@@ -170,9 +170,12 @@ func TestNodesConverge(t *testing.T) {
 		if c, _ := n.own.Cursor(ctx, "batch:1"); c != now.UnixMilli() {
 			t.Errorf("batch marker %d, want %d", c, now.UnixMilli())
 		}
-		if n.seen() != 2 {
-			t.Errorf("Detections hook saw %d alerts, want 2", n.seen())
-		}
+		waitFor(t, "the Detections hook", func() error { // it follows the store's write
+			if n.seen() != 2 {
+				return fmt.Errorf("saw %d alerts, want 2", n.seen())
+			}
+			return nil
+		})
 	}
 
 	// Two analysts change one alert on two nodes at once: the log orders

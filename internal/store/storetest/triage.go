@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,9 +17,13 @@ import (
 
 func ptr[T any](v T) *T { return &v }
 
+var commitSeq atomic.Int64
+
 func mustCommit(t *testing.T, s store.Store, as ...alert.Alert) {
 	t.Helper()
-	if err := s.CommitDetections(context.Background(), "detect", 1, as); err != nil {
+	// Each commit at a new cursor position, as detection makes them (a
+	// replica takes a commit at a position already logged for a retry).
+	if err := s.CommitDetections(context.Background(), "detect", commitSeq.Add(1), as); err != nil {
 		t.Fatalf("CommitDetections: %v", err)
 	}
 }
