@@ -71,7 +71,8 @@ func TestScaleOutLosesNothingAcknowledged(t *testing.T) {
 	}
 	nodes := []*node{{name: "ingest", role: "ingest"}, {name: "detect-1", role: "detect"}, {name: "detect-2", role: "detect"}}
 	for _, n := range nodes {
-		// Users, tokens and organisations are per node.
+		// Each node's data directory gets the organisations and a reader
+		// token from the command line (announced to the others at start).
 		n.data = t.TempDir()
 		for _, o := range orgs {
 			runCLI(t, bin, "org", "add", "Org "+o, "--sector", "finance", "--id", o, "--data", n.data)

@@ -212,12 +212,18 @@ func connect(ctx context.Context, url string, cfg Config, extra ...nats.Option) 
 	for p := range cfg.Partitions {
 		b.subjects = append(b.subjects, SubjectPrefix+strconv.Itoa(p))
 	}
-	for {
+	for attempt := 1; ; attempt++ {
 		err := b.setup(ctx)
 		if err == nil {
 			return b, nil
 		}
-		log.Debug("natsbus setup failed; retrying", "err", err)
+		if attempt%25 == 0 {
+			// Every few seconds, so that an operator sees why the node
+			// waits (no leader yet, or more replicas than servers).
+			log.Warn("natsbus: setting up JetStream; retrying", "attempt", attempt, "replicas", cfg.Replicas, "err", err)
+		} else {
+			log.Debug("natsbus setup failed; retrying", "err", err)
+		}
 		select {
 		case <-ctx.Done():
 			nc.Close()
