@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -300,22 +299,5 @@ func TestCrashLosesNothingAcknowledgedClickHouse(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts real processes")
 	}
-	dir := t.TempDir()
-	var ports []string
-	for range 3 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ports = append(ports, strings.TrimPrefix(l.Addr().String(), "127.0.0.1:"))
-		l.Close()
-	}
-	script := filepath.Join("..", "..", "scripts", "clickhouse-test.sh")
-	cmd := exec.Command("sh", script, "start", dir)
-	cmd.Env = append(os.Environ(), "MAMORI_CH_HTTP_PORT="+ports[0], "MAMORI_CH_TCP_PORT="+ports[1], "MAMORI_CH_INTERSERVER_PORT="+ports[2])
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("starting clickhouse-server (scripts/install-test-deps.sh installs it): %v\n%s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("sh", script, "stop", dir).Run() })
-	crashTest(t, "--nats", "embedded", "--clickhouse", "http://127.0.0.1:"+ports[0]+"/mamori")
+	crashTest(t, "--nats", "embedded", "--clickhouse", scaleStartClickHouse(t)+"/mamori")
 }

@@ -424,9 +424,9 @@ func scaleOutOrgs(partitions, perParity int) []string {
 	return out
 }
 
-// scaleStartClickHouse starts a throwaway ClickHouse server on ports from
-// the OS, as TestCrashLosesNothingAcknowledgedClickHouse does, and returns
-// its HTTP base URL.
+// scaleStartClickHouse starts a throwaway ClickHouse server (Debian's, as
+// scripts/install-test-deps.sh installs it) on ports from the OS, and
+// returns its HTTP base URL.
 func scaleStartClickHouse(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()

@@ -400,15 +400,9 @@ func (s *Service) Create(ctx context.Context, d Decision) (Decision, error) {
 // createKeyed is Create; key identifies the change across nodes (see Change.Key).
 func (s *Service) createKeyed(ctx context.Context, d Decision, key string) (Decision, error) {
 	now := s.now()
-	d, err := Normalize(d, now)
+	d, err := s.prepare(d, now)
 	if err != nil {
 		return Decision{}, err
-	}
-	if err := s.CheckAllowlist(d.Scope, d.Value); err != nil {
-		return Decision{}, err
-	}
-	if d.UUID == "" {
-		d.UUID = newUUID()
 	}
 	if fn := s.replicator(); fn != nil {
 		v, err := fn(ctx, Change{Op: ChangeCreate, At: now, Decision: &d, Key: key})
@@ -421,8 +415,9 @@ func (s *Service) createKeyed(ctx context.Context, d Decision, key string) (Deci
 	return s.create(ctx, d, now)
 }
 
-// create stores a normalized decision at now (see Create).
-func (s *Service) create(ctx context.Context, d Decision, now time.Time) (Decision, error) {
+// prepare normalizes d at now, checks it against the allowlist and gives
+// it a UUID if it has none.
+func (s *Service) prepare(d Decision, now time.Time) (Decision, error) {
 	d, err := Normalize(d, now)
 	if err != nil {
 		return Decision{}, err
@@ -432,6 +427,15 @@ func (s *Service) create(ctx context.Context, d Decision, now time.Time) (Decisi
 	}
 	if d.UUID == "" {
 		d.UUID = newUUID()
+	}
+	return d, nil
+}
+
+// create stores a normalized decision at now (see Create).
+func (s *Service) create(ctx context.Context, d Decision, now time.Time) (Decision, error) {
+	d, err := s.prepare(d, now) // again where it is applied: the same answer on every node
+	if err != nil {
+		return Decision{}, err
 	}
 	var out row
 	err = s.write(ctx, func(tx *sql.Tx) error {
