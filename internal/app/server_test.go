@@ -61,17 +61,24 @@ func startServerWith(t *testing.T, cfg Config) *testServer {
 		mk("org_analyst@"+string(org), auth.OrgAnalyst, org)
 		mk("org_viewer@"+string(org), auth.OrgViewer, org)
 	}
-	go func() { ts.done <- srv.Run(ctx) }()
+	ts.run(t, ctx)
+	return ts
+}
+
+// run starts the server, waits until it is ready and stops it when the
+// test ends.
+func (ts *testServer) run(t *testing.T, ctx context.Context) {
+	t.Helper()
+	go func() { ts.done <- ts.srv.Run(ctx) }()
 	if err := waitReady(ctx, ts.url); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		cancel()
+		ts.cancel()
 		if err := <-ts.done; err != nil {
 			t.Errorf("server Run: %v", err)
 		}
 	})
-	return ts
 }
 
 func (ts *testServer) do(t *testing.T, method, path, token string, body []byte) (int, []byte) {

@@ -219,16 +219,7 @@ func startNode(t *testing.T, cfg Config) *testServer {
 		t.Fatal(err)
 	}
 	ts := &testServer{srv: srv, url: "http://" + srv.Addr(), tokens: map[string]string{}, cancel: cancel, done: make(chan error, 1)}
-	go func() { ts.done <- srv.Run(ctx) }()
-	if err := waitReady(ctx, ts.url); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-ts.done; err != nil {
-			t.Errorf("server Run: %v", err)
-		}
-	})
+	ts.run(t, ctx)
 	return ts
 }
 
