@@ -34,6 +34,8 @@ test: vet deps
 bench:
 	$(GO) test ./internal/sigma -run '^$$' -bench . -benchmem -benchtime 3x
 	$(GO) test ./internal/evtx -run '^$$' -bench . -benchmem -benchtime 3x
+	$(GO) test ./internal/store/replica -run '^$$' -bench StateLog -benchtime 2000x
+	$(GO) test ./internal/app -run '^$$' -bench BenchmarkScaleOut -benchtime 5x -timeout 60m
 
 # Short fuzzing runs of every parser (FUZZTIME per target).
 FUZZTIME ?= 30s
