@@ -59,6 +59,30 @@ func TestSharedStateAcrossNodes(t *testing.T) {
 		})
 	}
 
+	// Each node groups the alert into the same incident; its triage on A
+	// is its state on B.
+	var incID string
+	for _, n := range []*testServer{a, b} {
+		waitFor(t, "the incident on "+n.url, func() bool {
+			_, r := getJSON[incidentsResp](t, n, n.tokens["national_analyst"], "/api/v1/incidents")
+			if len(r.Incidents) != 1 {
+				return false
+			}
+			if incID != "" && r.Incidents[0].ID != incID {
+				t.Fatalf("the nodes grouped different incidents: %s and %s", incID, r.Incidents[0].ID)
+			}
+			incID = r.Incidents[0].ID
+			return true
+		})
+	}
+	if code, body := a.do(t, "PATCH", "/api/v1/incidents/"+incID, natA, []byte(`{"status":"acknowledged","assignee":"alice"}`)); code != 200 {
+		t.Fatalf("incident triage on A: %d %s", code, body)
+	}
+	waitFor(t, "the incident's triage on B", func() bool {
+		_, body := b.do(t, "GET", "/api/v1/incidents/"+incID, natB, nil)
+		return strings.Contains(string(body), `"acknowledged"`) && strings.Contains(string(body), `"alice"`)
+	})
+
 	// Triage on B is the alert's state on A, with the same trail.
 	if code, body := b.do(t, "PATCH", "/api/v1/alerts/"+id, natB, []byte(`{"status":"closed","resolution":"true_positive","comment":"C2 confirmed"}`)); code != 200 {
 		t.Fatalf("triage on B: %d %s", code, body)
