@@ -105,10 +105,11 @@ func (l *StateLog) Last(ctx context.Context) (uint64, error) {
 }
 
 // Follow calls apply for every record after sequence after, in order, with
-// the time JetStream stored it, until ctx is done or apply fails; it returns
+// the time JetStream stored it and whether more records are already waiting
+// (so the caller can group its commits), until ctx is done or apply fails; it returns
 // that error (records after a failed one are not applied). An ordered
 // consumer survives reconnections and node failures by itself.
-func (l *StateLog) Follow(ctx context.Context, after uint64, apply func(seq uint64, at time.Time, rec []byte) error) error {
+func (l *StateLog) Follow(ctx context.Context, after uint64, apply func(seq uint64, at time.Time, rec []byte, more bool) error) error {
 	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{StateSubject}, DeliverPolicy: jetstream.DeliverAllPolicy}
 	if after > 0 {
 		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, after+1
@@ -138,7 +139,7 @@ func (l *StateLog) Follow(ctx context.Context, after uint64, apply func(seq uint
 		if seq <= after {
 			continue
 		}
-		if err := apply(seq, md.Timestamp, msg.Data()); err != nil {
+		if err := apply(seq, md.Timestamp, msg.Data(), md.NumPending > 0); err != nil {
 			return err
 		}
 		after = seq

@@ -39,11 +39,13 @@ func TestStateLogAppendFollow(t *testing.T) {
 	// Following after the second record gives the other three, in order.
 	fctx, fcancel := context.WithCancel(ctx)
 	var got []string
-	err = l.Follow(fctx, seqs[1], func(seq uint64, at time.Time, rec []byte) error {
+	var mores []bool
+	err = l.Follow(fctx, seqs[1], func(seq uint64, at time.Time, rec []byte, more bool) error {
 		if at.IsZero() {
 			t.Errorf("record %d has no time", seq)
 		}
 		got = append(got, string(rec))
+		mores = append(mores, more)
 		if len(got) == 3 {
 			fcancel()
 		}
@@ -52,9 +54,13 @@ func TestStateLogAppendFollow(t *testing.T) {
 	if fmt.Sprint(got) != "[2 3 4]" || fctx.Err() == nil {
 		t.Fatalf("followed %v (%v), want [2 3 4]", got, err)
 	}
+	// Each record says whether more were waiting behind it.
+	if fmt.Sprint(mores) != "[true true false]" {
+		t.Errorf("more = %v, want [true true false]", mores)
+	}
 	// An apply error stops Follow with that error.
 	boom := fmt.Errorf("boom")
-	if err := l.Follow(ctx, 0, func(uint64, time.Time, []byte) error { return boom }); err != boom {
+	if err := l.Follow(ctx, 0, func(uint64, time.Time, []byte, bool) error { return boom }); err != boom {
 		t.Fatalf("Follow returned %v, want the apply error", err)
 	}
 }
@@ -99,7 +105,7 @@ func TestStateLogClusterNodeFailure(t *testing.T) {
 	go func() {
 		defer close(followed)
 		for fctx.Err() == nil {
-			_ = reader.Follow(fctx, last, func(seq uint64, _ time.Time, rec []byte) error {
+			_ = reader.Follow(fctx, last, func(seq uint64, _ time.Time, rec []byte, _ bool) error {
 				n, _ := strconv.Atoi(string(rec))
 				mu.Lock()
 				applied = append(applied, n)

@@ -48,8 +48,9 @@ type Log interface {
 	// Last returns the newest sequence number.
 	Last(ctx context.Context) (uint64, error)
 	// Follow calls apply for every record after sequence after, in order,
-	// until ctx is done or apply fails.
-	Follow(ctx context.Context, after uint64, apply func(seq uint64, at time.Time, rec []byte) error) error
+	// until ctx is done or apply fails; more says that further records are
+	// already waiting (so that the replica can group their commits).
+	Follow(ctx context.Context, after uint64, apply func(seq uint64, at time.Time, rec []byte, more bool) error) error
 }
 
 // Hooks let the node react to applied records; they run on the apply
@@ -121,6 +122,7 @@ type Store struct {
 	applied uint64
 	changed chan struct{}             // closed and replaced when applied moves
 	pending map[string][]chan outcome // writers waiting for a record id's outcome
+	group   []grouped                 // detection records waiting to be committed together (apply loop only)
 	kinds   map[string]Applier
 
 	// Records counts records applied; Skipped those skipped as undecodable
@@ -150,9 +152,10 @@ func New(ctx context.Context, own store.Store, log Log, hooks Hooks, logger *slo
 // Run applies the log until ctx is done, resuming after failures.
 func (s *Store) Run(ctx context.Context) {
 	for ctx.Err() == nil {
-		err := s.log.Follow(ctx, s.Applied(), func(seq uint64, at time.Time, rec []byte) error {
-			return s.apply(ctx, seq, at, rec)
+		err := s.log.Follow(ctx, s.Applied(), func(seq uint64, at time.Time, rec []byte, more bool) error {
+			return s.apply(ctx, seq, at, rec, more)
 		})
+		s.group = s.group[:0] // redelivered from Applied() on
 		if ctx.Err() != nil {
 			return
 		}
@@ -211,30 +214,39 @@ func (s *Store) Lag(ctx context.Context) (uint64, error) {
 // apply applies one record and moves the cursor. An error leaves the
 // record to be applied again (storage failures); a record that can never
 // apply is skipped, the same way on every node.
-func (s *Store) apply(ctx context.Context, seq uint64, at time.Time, data []byte) error {
+func (s *Store) apply(ctx context.Context, seq uint64, at time.Time, data []byte, more bool) error {
 	var r record
 	var res outcome
-	moved := false // the cursor moved with the record's own transaction
 	if err := json.Unmarshal(data, &r); err != nil {
+		if err := s.flush(ctx); err != nil {
+			return err
+		}
 		s.logger.Error("replica: undecodable record skipped", "seq", seq, "err", err)
 		s.Skipped.Add(1)
 		return s.advance(ctx, seq, "", res, false)
 	}
-	switch r.Op {
-	case opDetections:
+	if r.Op == opDetections {
 		for i := range r.Alerts {
 			if i < len(r.Events) {
 				r.Alerts[i].Event = r.Events[i]
 			}
 		}
-		if m, ok := s.Store.(cursorsCommitter); ok {
-			// One transaction for the alerts, the batch's marker and this
-			// node's position in the log.
-			if err := m.CommitDetectionsAt(ctx, []store.CursorPos{{Name: r.Cursor, Seq: r.Seq}, {Name: CursorName, Seq: int64(seq)}}, r.Alerts); err != nil {
-				return err
+		if _, ok := s.Store.(cursorsCommitter); ok {
+			// Detections waiting in the log are committed together: one
+			// transaction for their alerts, their batches' markers and
+			// this node's position in the log.
+			s.group = append(s.group, grouped{seq: seq, at: at, r: r})
+			if more && len(s.group) < maxGroup {
+				return nil
 			}
-			moved = true
-		} else if err := s.Store.CommitDetections(ctx, r.Cursor, r.Seq, r.Alerts); err != nil {
+			return s.flush(ctx)
+		}
+	} else if err := s.flush(ctx); err != nil {
+		return err
+	}
+	switch r.Op {
+	case opDetections:
+		if err := s.Store.CommitDetections(ctx, r.Cursor, r.Seq, r.Alerts); err != nil {
 			return err
 		}
 		if s.hooks.Detections != nil {
@@ -309,7 +321,47 @@ func (s *Store) apply(ctx context.Context, seq uint64, at time.Time, data []byte
 		s.logger.Warn("replica: record of an unknown kind skipped", "seq", seq, "op", r.Op)
 		s.Skipped.Add(1)
 	}
-	return s.advance(ctx, seq, r.ID, res, moved)
+	return s.advance(ctx, seq, r.ID, res, false)
+}
+
+// maxGroup bounds the detection records committed together.
+const maxGroup = 256
+
+// grouped is a detections record waiting for its group's commit.
+type grouped struct {
+	seq uint64
+	at  time.Time
+	r   record
+}
+
+// flush commits the waiting detection records in one transaction, then
+// runs their hooks in log order and moves applied past them.
+func (s *Store) flush(ctx context.Context) error {
+	if len(s.group) == 0 {
+		return nil
+	}
+	m := s.Store.(cursorsCommitter)
+	cursors := make([]store.CursorPos, 0, len(s.group)+1)
+	var alerts []alert.Alert
+	for _, g := range s.group {
+		cursors = append(cursors, store.CursorPos{Name: g.r.Cursor, Seq: g.r.Seq})
+		alerts = append(alerts, g.r.Alerts...) // in log order: a later fold of an alert wins
+	}
+	last := s.group[len(s.group)-1].seq
+	cursors = append(cursors, store.CursorPos{Name: CursorName, Seq: int64(last)})
+	if err := m.CommitDetectionsAt(ctx, cursors, alerts); err != nil {
+		return err
+	}
+	for _, g := range s.group {
+		if s.hooks.Detections != nil {
+			s.hooks.Detections(ctx, g.r.Alerts, g.at)
+		}
+		if err := s.advance(ctx, g.seq, g.r.ID, outcome{}, true); err != nil {
+			return err
+		}
+	}
+	s.group = s.group[:0]
+	return nil
 }
 
 // retry reports whether a write failed for a reason of this node (storage,

@@ -310,6 +310,12 @@ func TestRestartResumesAndSkipsBadRecords(t *testing.T) {
 	if err := a.r.CommitDetections(ctx, "batch:2", 2, []alert.Alert{al, testAlert("al-3", "ws3", 1, now)}); err != nil {
 		t.Fatal(err)
 	}
+	// A further fold of al-1: the restarted node commits both records
+	// together, and the later one wins.
+	al.Count, al.LastSeen = 5, now.Add(2*time.Minute)
+	if err := a.r.CommitDetections(ctx, "batch:3", 3, []alert.Alert{al}); err != nil {
+		t.Fatal(err)
+	}
 
 	b2 := startNode(t, ctx, srv, ownB)
 	if b2.r.Applied() != before {
@@ -318,21 +324,26 @@ func TestRestartResumesAndSkipsBadRecords(t *testing.T) {
 	if err := b2.r.CatchUp(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := b2.r.Records.Load(); got != 2 {
-		t.Errorf("restarted node applied %d records, want 2 (the bad one and the new batch)", got)
+	if got := b2.r.Records.Load(); got != 3 {
+		t.Errorf("restarted node applied %d records, want 3 (the bad one and two batches)", got)
+	}
+	for _, m := range []string{"batch:2", "batch:3"} {
+		if c, _ := ownB.Cursor(ctx, m); c == 0 {
+			t.Errorf("marker %s not set", m)
+		}
 	}
 	if b2.r.Skipped.Load() != 1 {
 		t.Errorf("skipped %d records, want 1", b2.r.Skipped.Load())
 	}
 	got, err := ownB.Alert(ctx, orgs, "al-1")
-	if err != nil || got.Count != 3 {
+	if err != nil || got.Count != 5 {
 		t.Fatalf("al-1 on the restarted node: %+v %v", got, err)
 	}
 	if _, err := ownB.Alert(ctx, orgs, "al-3"); err != nil {
 		t.Fatal(err)
 	}
-	if b2.seen() != 2 {
-		t.Errorf("Detections hook saw %d alerts after the restart, want 2", b2.seen())
+	if b2.seen() != 3 {
+		t.Errorf("Detections hook saw %d alerts after the restart, want 3", b2.seen())
 	}
 }
 
