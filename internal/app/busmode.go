@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/mamori-soc/mamori/internal/alert"
 	"github.com/mamori-soc/mamori/internal/bus"
+	"github.com/mamori-soc/mamori/internal/bus/batch"
 	"github.com/mamori-soc/mamori/internal/bus/natsbus"
 	"github.com/mamori-soc/mamori/internal/detect"
 	"github.com/mamori-soc/mamori/internal/event"
@@ -90,23 +90,20 @@ func (s *Server) publishBatches(ctx context.Context, evs []store.Event) error {
 	return nil
 }
 
-// maxBatchBytes keeps a message under NATS's default 1 MiB payload limit
-// (raw records travel base64-encoded inside the JSON).
+// maxBatchBytes keeps a message well under NATS's default 1 MiB payload
+// limit (package batch encodes the raw records as they are).
 const maxBatchBytes = 512 << 10
 
-// chunks cuts one organisation's events into messages of at most about
-// maxBatchBytes.
+// chunks cuts one organisation's events into messages of at most
+// maxBatchBytes encoded (an event larger than that goes alone).
 func chunks(evs []store.Event) [][]store.Event {
 	var out [][]store.Event
-	start, size := 0, 0
+	start, size := 0, batch.HeaderSize
 	for i := range evs {
-		n := 256 + len(evs[i].Raw)*4/3
-		for _, f := range evs[i].Fields {
-			n += len(f.Name) + len(f.Value) + 32
-		}
+		n := batch.EventSize(&evs[i])
 		if i > start && size+n > maxBatchBytes {
 			out = append(out, evs[start:i])
-			start, size = i, 0
+			start, size = i, batch.HeaderSize
 		}
 		size += n
 	}
@@ -116,21 +113,19 @@ func chunks(evs []store.Event) [][]store.Event {
 	return out
 }
 
-// publishBatch sends one message; its id is a hash of the events' ids, so
-// a sender's retry of the same records is stored once.
-func (s *Server) publishBatch(ctx context.Context, t tenant.ID, batch []store.Event) error {
-	h := sha256.New()
-	for _, e := range batch {
-		h.Write([]byte(e.ID))
-		h.Write([]byte{0})
+// publishBatch sends one message, evs in package batch's encoding; its id
+// is a hash of the events' ids, so a sender's retry of the same records is
+// stored once.
+func (s *Server) publishBatch(ctx context.Context, t tenant.ID, evs []store.Event) error {
+	var ids []byte
+	for i := range evs {
+		ids = append(append(ids, evs[i].ID...), 0)
 	}
-	payload, err := json.Marshal(batch)
-	if err != nil {
-		return err
-	}
+	sum := sha256.Sum256(ids)
+	payload := batch.Append(nil, evs)
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := s.bus.Publish(pctx, string(t), hex.EncodeToString(h.Sum(nil)[:16]), payload); err != nil {
+	if err := s.bus.Publish(pctx, string(t), hex.EncodeToString(sum[:16]), payload); err != nil {
 		return fmt.Errorf("publish to the bus: %v: %w", err, ingest.ErrBusy)
 	}
 	return nil
@@ -168,13 +163,16 @@ func (s *Server) handleBatch(ctx context.Context, m bus.Msg) error {
 	} else if done != 0 {
 		return nil // committed before: acknowledged again
 	}
-	var evs []store.Event
-	if err := json.Unmarshal(m.Data, &evs); err != nil {
+	// Binary batches, and JSON ones an older version published. The events
+	// do not alias m.Data.
+	evs, err := batch.Decode(m.Data)
+	if err != nil {
 		s.log.Error("bus: undecodable batch dropped", "batch", m.BatchID, "err", err)
 		return fmt.Errorf("%w: %v", bus.ErrDiscard, err)
 	}
-	// The fields detection needs; ClickHouse also stores them (the
-	// embedded store derives them from the raw record when it reads).
+	// The fields detection needs: those the batch carries, else derived
+	// from the raw record again. ClickHouse also stores them (the embedded
+	// store derives them from the raw record when it reads).
 	inCH := s.cfg.ClickHouse != ""
 	fieldsOf := make([][]store.Field, len(evs))
 	for i := range evs {

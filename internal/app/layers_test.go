@@ -39,8 +39,9 @@ var allowed = map[string][]string{
 	"intel":            {"tenant", "ioc", "incident", "alert"},
 	"bus":              {},
 	"bus/natsbus":      {"bus"},
+	"bus/batch":        {"store", "tenant"},
 	"app": {"event", "evtx", "normalize", "sigma", "hunt", "rulepack", "ruleupdate", "tenant", "alert", "auth", "store", "store/local",
-		"ingest", "detect", "query", "api", "simulate", "web", "enrich", "incident", "rating", "ioc", "decision", "intel", "bus", "bus/natsbus", "store/clickhouse", "store/replica"},
+		"ingest", "detect", "query", "api", "simulate", "web", "enrich", "incident", "rating", "ioc", "decision", "intel", "bus", "bus/natsbus", "bus/batch", "store/clickhouse", "store/replica"},
 }
 
 // TestLayers enforces the one-way import graph of the internal packages.
