@@ -20,7 +20,9 @@ deps:
 	sh scripts/install-test-deps.sh
 
 test: vet deps
-	$(GO) test -count=1 -timeout 20m ./...
+	@# One package at a time: the browser tests follow a live demo, and on a
+	@# 2-core machine other packages' servers running beside them starve it.
+	$(GO) test -count=1 -p 1 -timeout 20m ./...
 	@# The SigmaHQ regression suite's case count, visible in every run.
 	@$(GO) test -count=1 -run 'TestSigmaHQRegression' -v ./internal/sigma | grep -E 'SigmaHQ regression|^(FAIL|ok)'
 	@$(GO) test -count=1 -run 'TestCrashLosesNothingAcknowledged' -v ./internal/app | grep -E 'batches acknowledged|^(FAIL|ok)'

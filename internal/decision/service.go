@@ -122,7 +122,17 @@ func (s *Service) ApplyChange(ctx context.Context, c Change) (any, error) {
 		if c.Decision == nil {
 			return nil, invalid("decision: create change without a decision")
 		}
-		return s.create(ctx, *c.Decision, c.At)
+		// The writer normalized it (normalizing again would lose the slack
+		// a decision without a creation time gets); the allowlist is
+		// checked again where it is applied.
+		d := *c.Decision
+		if err := s.CheckAllowlist(d.Scope, d.Value); err != nil {
+			return nil, err
+		}
+		if d.UUID == "" || d.Created.IsZero() || !d.Until.After(d.Created) {
+			return nil, invalid("decision: create change with an incomplete decision")
+		}
+		return s.create(ctx, d, c.At)
 	case ChangeRevoke:
 		return nil, s.revoke(ctx, c.ID, c.By, c.At)
 	case ChangeBouncerAdd:
@@ -433,12 +443,8 @@ func (s *Service) prepare(d Decision, now time.Time) (Decision, error) {
 
 // create stores a normalized decision at now (see Create).
 func (s *Service) create(ctx context.Context, d Decision, now time.Time) (Decision, error) {
-	d, err := s.prepare(d, now) // again where it is applied: the same answer on every node
-	if err != nil {
-		return Decision{}, err
-	}
 	var out row
-	err = s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
 		old, err := scanRow(tx.QueryRowContext(ctx, `SELECT `+cols+` FROM decisions
 			WHERE value = ? AND type = ? AND scope = ? AND t_org = ? AND t_sector = ? AND t_national = ? AND dry_run = ?
 			AND deleted = 0 AND until > ? ORDER BY until DESC LIMIT 1`,
