@@ -371,6 +371,27 @@ type Histogram struct {
 	Buckets  []Bucket
 }
 
+// Empty checks q and returns its histogram with every bucket at zero:
+// Buckets or fewer intervals of whole seconds from Since, the last one
+// reaching Until. Every store lays histograms out this way, then counts.
+func (q HistogramQuery) Empty() (*Histogram, error) {
+	if q.Since.IsZero() || q.Until.IsZero() || !q.Until.After(q.Since) {
+		return nil, fmt.Errorf("histogram: need since < until (got %v, %v)", q.Since, q.Until)
+	}
+	if q.Buckets < 1 || q.Buckets > 1000 {
+		return nil, fmt.Errorf("histogram: buckets must be 1-1000, got %d", q.Buckets)
+	}
+	since := q.Since.UnixMilli()
+	span := q.Until.UnixMilli() - since
+	step := max((span+1000*int64(q.Buckets)-1)/(1000*int64(q.Buckets)), 1) * 1000 // whole seconds
+	n := (span + step - 1) / step
+	h := &Histogram{Interval: time.Duration(step) * time.Millisecond, Buckets: make([]Bucket, n)}
+	for i := range h.Buckets {
+		h.Buckets[i].T = time.UnixMilli(since + int64(i)*step).UTC()
+	}
+	return h, nil
+}
+
 // RuleHitsQuery selects the alerts whose hits are counted per rule.
 type RuleHitsQuery struct {
 	Tenants []tenant.ID // required: an empty list matches nothing

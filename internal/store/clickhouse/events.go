@@ -321,20 +321,11 @@ func (s *Store) SearchEvents(ctx context.Context, q store.EventQuery) (*store.Ev
 
 // EventHistogram counts distinct events per time bucket, like store.Store's.
 func (s *Store) EventHistogram(ctx context.Context, q store.HistogramQuery) (*store.Histogram, error) {
-	if q.Since.IsZero() || q.Until.IsZero() || !q.Until.After(q.Since) {
-		return nil, fmt.Errorf("clickhouse store: histogram: need since < until (got %v, %v)", q.Since, q.Until)
+	h, err := q.Empty()
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse store: %w", err)
 	}
-	if q.Buckets < 1 || q.Buckets > 1000 {
-		return nil, fmt.Errorf("clickhouse store: histogram: buckets must be 1-1000, got %d", q.Buckets)
-	}
-	since := q.Since.UnixMilli()
-	span := q.Until.UnixMilli() - since
-	step := max((span+1000*int64(q.Buckets)-1)/(1000*int64(q.Buckets)), 1) * 1000 // whole seconds
-	n := (span + step - 1) / step
-	h := &store.Histogram{Interval: time.Duration(step) * time.Millisecond, Buckets: make([]store.Bucket, n)}
-	for i := range h.Buckets {
-		h.Buckets[i].T = time.UnixMilli(since + int64(i)*step).UTC()
-	}
+	since, step, n := q.Since.UnixMilli(), h.Interval.Milliseconds(), int64(len(h.Buckets))
 	if len(q.Tenants) == 0 {
 		return h, nil
 	}
