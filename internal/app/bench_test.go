@@ -1,8 +1,6 @@
 package app
 
 import (
-	"archive/zip"
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -17,34 +15,13 @@ import (
 	"time"
 
 	"github.com/mamori-soc/mamori/internal/auth"
+	"github.com/mamori-soc/mamori/internal/corpus"
 	"github.com/mamori-soc/mamori/internal/tenant"
 )
 
 // loadOTRF returns the Windows events of an OTRF data set as JSON lines,
 // exactly as a log shipper sent them to a SIEM.
-func loadOTRF(b *testing.B, n int) [][]byte {
-	b.Helper()
-	path := filepath.Join(testdataDir(b), "otrf", "compound", "LSASS_campaign_03", "metasploit_comsvcs_lsass_memory_dump.zip")
-	zr, err := zip.OpenReader(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer zr.Close()
-	f, err := zr.File[0].Open()
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer f.Close()
-	var docs [][]byte
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	for sc.Scan() && len(docs) < n {
-		if line := bytes.TrimSpace(sc.Bytes()); len(line) > 0 {
-			docs = append(docs, bytes.Clone(line))
-		}
-	}
-	return docs
-}
+func loadOTRF(b *testing.B, n int) [][]byte { return corpus.OTRFLines(b, n) }
 
 // BenchmarkIngestBulk measures the platform end to end: _bulk requests of
 // real Windows events (OTRF) from 4 concurrent senders, durably stored,

@@ -5,6 +5,9 @@
 package corpus
 
 import (
+	"archive/zip"
+	"bufio"
+	"bytes"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -24,4 +27,34 @@ func Dir(t testing.TB) string {
 		t.Fatalf("test data not found at %s (set MAMORI_TESTDATA or run `make testdata`): %v", dir, err)
 	}
 	return dir
+}
+
+// OTRFLines returns up to n Windows events of an OTRF attack-emulation data
+// set (LSASS_campaign_03, a Metasploit comsvcs LSASS dump), one JSON
+// document each, exactly as a log shipper sent them. Benchmarks share it.
+func OTRFLines(t testing.TB, n int) [][]byte {
+	t.Helper()
+	path := filepath.Join(Dir(t), "otrf", "compound", "LSASS_campaign_03", "metasploit_comsvcs_lsass_memory_dump.zip")
+	zr, err := zip.OpenReader(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	f, err := zr.File[0].Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var lines [][]byte
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() && len(lines) < n {
+		if line := bytes.TrimSpace(sc.Bytes()); len(line) > 0 {
+			lines = append(lines, bytes.Clone(line))
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return lines
 }

@@ -1,12 +1,8 @@
 package detect
 
 import (
-	"archive/zip"
-	"bufio"
-	"bytes"
 	"fmt"
 	"math/rand/v2"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -21,26 +17,9 @@ import (
 // otrfItems decodes up to n real Windows events (OTRF) into detection items.
 func otrfItems(b *testing.B, n int) []Item {
 	b.Helper()
-	path := filepath.Join(corpus.Dir(b), "otrf", "compound", "LSASS_campaign_03", "metasploit_comsvcs_lsass_memory_dump.zip")
-	zr, err := zip.OpenReader(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer zr.Close()
-	f, err := zr.File[0].Open()
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer f.Close()
 	dec := normalize.NewDecoder()
 	var items []Item
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	for sc.Scan() && len(items) < n {
-		line := bytes.TrimSpace(sc.Bytes())
-		if len(line) == 0 {
-			continue
-		}
+	for _, line := range corpus.OTRFLines(b, n) {
 		ev := &event.Event{}
 		if err := dec.JSON(line, ev); err != nil {
 			continue

@@ -1,11 +1,7 @@
 package batch
 
 import (
-	"archive/zip"
-	"bufio"
-	"bytes"
 	"encoding/json"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -27,29 +23,13 @@ const benchEvents = 170
 // normalised for each.
 func loadBatch(b *testing.B) ([]store.Event, [][]store.Field) {
 	b.Helper()
-	path := filepath.Join(corpus.Dir(b), "otrf", "compound", "LSASS_campaign_03", "metasploit_comsvcs_lsass_memory_dump.zip")
-	zr, err := zip.OpenReader(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer zr.Close()
-	f, err := zr.File[0].Open()
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer f.Close()
+	lines := corpus.OTRFLines(b, benchEvents)
 	dec := normalize.NewDecoder()
 	var ev event.Event
 	var evs []store.Event
 	var fields [][]store.Field
 	received := time.Date(2020, 10, 21, 4, 0, 0, 0, time.UTC)
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	for sc.Scan() && len(evs) < benchEvents {
-		raw := bytes.Clone(bytes.TrimSpace(sc.Bytes()))
-		if len(raw) == 0 {
-			continue
-		}
+	for _, raw := range lines {
 		if err := dec.JSON(raw, &ev); err != nil {
 			b.Fatal(err)
 		}
@@ -70,7 +50,7 @@ func loadBatch(b *testing.B) ([]store.Event, [][]store.Field) {
 		fields = append(fields, fs)
 	}
 	if len(evs) < benchEvents {
-		b.Fatalf("%s: %d events, want %d", path, len(evs), benchEvents)
+		b.Fatalf("OTRF: %d events, want %d", len(evs), benchEvents)
 	}
 	return evs, fields
 }
